@@ -1,0 +1,30 @@
+# One-command setup: `make test` and `make demo` create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-fast demo bench-tiny bless clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Whole test suite (common, projects, cross-project) plus the ci/ regression checks.
+test: $(STAMP)
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -p no:cacheprovider --durations=15
+
+demo: $(STAMP)
+	OMP_NUM_THREADS=2 $(PY) -m projects.masnet.demo --out demo_runs/masnet
+
+# Re-bless the ci/ golden logits on purpose after an intended model change.
+bless: $(STAMP)
+	$(PY) -m ci.regression --bless
+
+clean:
+	rm -rf demo_runs runs .pytest_cache
