@@ -1,0 +1,108 @@
+"""What every benchmark records and prints: the machine, library versions, settings, a plain-text table, a JSON file.
+
+Results are only comparable when the machine and versions travel with them, so every script writes them through
+``write_json`` and prints through ``format_table``.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU/GPU model, core count, Python and library versions of this process."""
+    import av
+    import numpy
+    import torch
+
+    cpu_model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu": cpu_model,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "av": av.__version__,
+        "ffmpeg": ".".join(str(v) for v in av.library_versions.get("libavcodec", ())),
+        "cuda": torch.version.cuda,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return info
+
+
+def resolve_device(name: str) -> "torch.device":
+    """``auto`` picks CUDA when present; asking for CUDA without a GPU is an error, not a silent CPU run."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: no CUDA device is available on this machine")
+    return device
+
+
+def write_json(path: Path, benchmark: str, settings: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
+    """Write ``{benchmark, machine, settings, rows}`` atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": benchmark, "machine": machine_info(), "settings": settings, "rows": rows}
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        json.dump(payload, handle, indent=1, default=str)
+        handle.write("\n")
+    os.replace(handle.name, path)
+    return path
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], markdown: bool = False) -> str:
+    """Rows as an aligned text table (or a GitHub markdown table); missing cells print as ``-``."""
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    if markdown:
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        return "\n".join(lines)
+    widths = [max([len(column)] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def write_markdown(path: Path, title: str, settings: dict[str, Any], rows: Sequence[dict[str, Any]],
+                   columns: Sequence[str], notes: str = "") -> Path:
+    """A committed results page: provenance, ``notes`` (how to read it), the table, and any failed rows."""
+    info = machine_info()
+    body = (f"# {title}\n\n"
+            f"Machine: {info['cpu']} ({info['cpu_cores']} cores), GPU: {info['gpu'] or 'none'}; "
+            f"Python {info['python']}, torch {info['torch']}, PyAV {info['av']}; {info['date_utc']}.\n"
+            f"Settings: `{json.dumps(settings, default=str)}`.\n\n")
+    body += (notes.strip() + "\n\n" if notes else "") + format_table(rows, columns, markdown=True) + "\n"
+    errors = [f"- {row.get('project', '')}/{row.get('variant', '')}: {row['error']}" for row in rows if "error" in row]
+    if errors:
+        body += "\nFailed:\n" + "\n".join(errors) + "\n"
+    Path(path).write_text(body)
+    return Path(path)

@@ -1,0 +1,203 @@
+"""Training-step and inference throughput (clips/s) and peak memory of registered variants, on CPU or CUDA.
+
+    python -m benchmarks.model_speed --variants motionformer_224_16x4 --batch-size 8 --amp bf16 --compile
+    python -m benchmarks.model_speed --tiny --out /tmp/speed          # CI: tiny variants, two steps each
+
+Data loading is left out on purpose (random clips already on the device): this measures the model and the
+optimiser step only; ``benchmarks.loader_speed`` measures the input pipeline. ``--attn-backend`` is passed to
+``build_model`` as an override and reported as an error for projects whose models do not take it.
+``--reference-checkout DIR`` also times the reference implementation through the project's optional
+``projects/<p>/reference.py: build_reference_model(checkout, variant, num_classes, **build_kwargs)`` hook.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm import tqdm
+
+from benchmarks.environment import RESULTS_DIR, format_table, resolve_device, write_json, write_markdown
+from benchmarks.registry import VariantSpec, classification_loss, example_clip, iter_variants
+
+COLUMNS = ("project", "variant", "impl", "input", "batch", "device", "amp", "train_clips/s", "infer_clips/s",
+           "train_peak_MiB", "infer_peak_MiB", "error")
+SPEED_NOTES = ("Random clips already on the device (no data loading); SGD step with cross-entropy. Peak memory: "
+               "CUDA max allocated; CPU peak resident set size of the whole process (an upper bound).")
+AMP_DTYPES = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def _reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        # Linux resets the process high-water mark (VmHWM) when 5 is written here; elsewhere it stays monotone.
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_memory_mib(device: torch.device) -> float | None:
+    """CUDA: peak allocated tensor memory. CPU: peak resident set size of the whole process since the reset."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_loop(step: Callable[[], None], device: torch.device, warmup: int, iters: int) -> tuple[float, float | None]:
+    """Seconds per call after ``warmup`` untimed calls, and the peak memory of the timed calls."""
+    for _ in range(warmup):
+        step()
+    _synchronize(device)
+    _reset_peak_memory(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    _synchronize(device)
+    return (time.perf_counter() - start) / iters, _peak_memory_mib(device)
+
+
+def benchmark_model(model: torch.nn.Module, clip: torch.Tensor, num_classes: int, args: argparse.Namespace,
+                    device: torch.device) -> dict[str, Any]:
+    """Train-step and inference throughput of one built model on one fixed clip batch."""
+    row: dict[str, Any] = {}
+    memory_format = torch.channels_last_3d if args.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
+    clip = clip.to(device).contiguous(memory_format=memory_format)
+    labels = torch.arange(clip.shape[0], device=device) % num_classes
+    amp_dtype = AMP_DTYPES[args.amp]
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+    runner = torch.compile(model) if args.compile else model
+    batch = clip.shape[0]
+
+    if args.mode in ("train", "both"):
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+        model.train()
+
+        def train_step() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            with autocast():
+                loss = classification_loss(runner(clip), labels)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+        seconds, peak = time_loop(train_step, device, args.warmup, args.iters)
+        row.update({"train_clips/s": batch / seconds, "train_peak_MiB": peak})
+
+    if args.mode in ("infer", "both"):
+        model.eval()
+
+        def infer_step() -> None:
+            with torch.inference_mode(), autocast():
+                runner(clip)
+
+        seconds, peak = time_loop(infer_step, device, args.warmup, args.iters)
+        row.update({"infer_clips/s": batch / seconds, "infer_peak_MiB": peak})
+    return row
+
+
+def _reference_builder(spec: VariantSpec, checkout: Path) -> Callable[..., torch.nn.Module]:
+    try:
+        hook = importlib.import_module(f"projects.{spec.project}.reference")
+    except ModuleNotFoundError as error:
+        raise RuntimeError(f"project {spec.project} has no reference.py hook for --reference-checkout") from error
+    return lambda classes, **kwargs: hook.build_reference_model(checkout, spec.variant, classes, **kwargs)
+
+
+def run_variant(spec: VariantSpec, args: argparse.Namespace, device: torch.device, impl: str) -> dict[str, Any]:
+    """Build ``impl`` ("ours" or "reference") of the variant and time it; failures land in the row's ``error``."""
+    shape = tuple(args.input) if args.input else spec.input_shape
+    row: dict[str, Any] = {"project": spec.project, "variant": spec.variant, "impl": impl,
+                           "input": "x".join(map(str, shape)), "batch": args.batch_size, "device": str(device),
+                           "amp": args.amp, "channels_last": args.channels_last, "compile": args.compile,
+                           "attn_backend": args.attn_backend}
+    torch.manual_seed(0)
+    try:
+        overrides = {"attn_backend": args.attn_backend} if args.attn_backend else {}
+        build_kwargs = {**dict(spec.info.get("build_kwargs", {})), **overrides}
+        if impl == "reference":
+            model = _reference_builder(spec, args.reference_checkout)(spec.num_classes, **build_kwargs)
+        else:
+            try:
+                model = spec.build(**overrides)
+            except TypeError as error:
+                if overrides:
+                    raise RuntimeError(f"build_model does not accept attn_backend ({error})") from error
+                raise
+        clip = example_clip(shape, batch=args.batch_size)
+        row.update(benchmark_model(model, clip, spec.num_classes, args, device))
+    except Exception as error:  # report and go on to the next variant
+        row["error"] = f"{type(error).__name__}: {error}"
+    return row
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.model_speed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="CI mode: tiny variants, 1 warm-up + 2 timed steps")
+    parser.add_argument("--projects", nargs="*", help="restrict to these projects")
+    parser.add_argument("--variants", nargs="*", help="restrict to these variant names")
+    parser.add_argument("--batch-size", type=int, default=None, help="clips per step (default 8, tiny 2)")
+    parser.add_argument("--input", type=int, nargs=4, metavar=("C", "T", "H", "W"),
+                        help="clip shape instead of the variant's paper input")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--mode", choices=("train", "infer", "both"), default="both")
+    parser.add_argument("--amp", choices=tuple(AMP_DTYPES), default="off")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last_3d weights and inputs")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (compile time excluded)")
+    parser.add_argument("--attn-backend", default=None, help="build override for models with selectable attention")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps (default 3, tiny 1)")
+    parser.add_argument("--iters", type=int, default=None, help="timed steps (default 10, tiny 2)")
+    parser.add_argument("--reference-checkout", type=Path, default=None,
+                        help="local checkout of the reference code; also time it via projects/<p>/reference.py")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for model_speed_<device>.{json,md} (default benchmarks/results)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args(argv)
+    defaults = (2, 1, 2) if args.tiny else (8, 3, 10)
+    args.batch_size = args.batch_size or defaults[0]
+    args.warmup = defaults[1] if args.warmup is None else args.warmup
+    args.iters = args.iters or defaults[2]
+    if args.reference_checkout is not None and not args.reference_checkout.is_dir():
+        parser.error(f"--reference-checkout {args.reference_checkout}: not a directory")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    specs = list(iter_variants(args.projects, args.variants, paper=False if args.tiny else None))
+    if not specs:
+        raise SystemExit("no registered variant matches the filters")
+    impls = ("ours", "reference") if args.reference_checkout else ("ours",)
+    rows = [run_variant(spec, args, device, impl)
+            for spec in tqdm(specs, desc="model speed", unit="variant", file=sys.stderr) for impl in impls]
+    print(format_table(rows, COLUMNS))
+    settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()
+                if key not in ("out", "projects", "variants")}
+    out_dir = args.out or RESULTS_DIR
+    path = write_json(out_dir / f"model_speed_{device.type}.json", "model_speed", settings, rows)
+    write_markdown(path.with_suffix(".md"), f"Model speed ({device.type})", settings, rows, COLUMNS, SPEED_NOTES)
+    print(f"wrote {path}")
+    return 1 if any("error" in row for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

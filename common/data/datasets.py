@@ -1,0 +1,271 @@
+"""Clip datasets: one random view per video for training, every (clip, crop) view of every video for testing.
+
+Items are ``{"clip": uint8 [3, T, H, W], "label": int | dict, "video_index": int, "view_index": int}``. In test
+mode item ``i`` is view ``i % num_views`` of video ``i // num_views``, with ``view = clip_index * num_crops +
+crop_index`` (PySlowFast's order), so a DDP sampler may split views of one video over ranks and the
+:class:`~common.data.multiview.MultiViewTestMeter` puts them back together.
+
+Randomness: item ``index`` of epoch ``e`` draws from ``SeedSequence([seed, e, index])`` (a numpy Generator for the
+temporal sampler, a torch Generator for the transforms), so a clip depends neither on the worker that loads it
+nor on the number of workers. The epoch comes from the sampler of :func:`build_loader` (its items are
+``(epoch, index)`` pairs, so persistent workers see it too) or from :meth:`VideoClipDataset.set_epoch`.
+
+Bad samples (:class:`BadSamplePolicy`): a video or frame folder that fails to open or decode raises a
+``VideoDecodeError`` naming the file. In training such a sample is replaced by another random one (counted and
+logged with the file name); a worker aborts the run with :class:`TooManyBadSamplesError` when its failures exceed
+``max_fail_fraction * max(attempts, len(dataset) / num_workers)``. In testing the error names the file and the view
+and is raised, or with ``test_failure="report"`` the item comes back as ``{"missing": message, ...}`` and
+:func:`collate_views` moves it to ``batch["missing_views"]`` for ``MultiViewTestMeter.report_missing``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Literal, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, default_collate, get_worker_info
+
+from common.data.annotations import VideoRecord
+from common.data.frame_folder import FrameFolderReader
+from common.data.video_reader import VideoDecodeError, VideoReader
+from common.distributed import ShardedSampler, seed_worker
+
+__all__ = ["BadSamplePolicy", "SampleLoadError", "TooManyBadSamplesError", "VideoClipDataset", "build_loader",
+           "collate_views", "worker_init_fn"]
+
+logger = logging.getLogger(__name__)
+Transform = Callable[[dict[str, Any], torch.Generator], dict[str, Any]]
+
+
+class SampleLoadError(RuntimeError):
+    """A video could not be turned into a clip; the message names the file (and the view in test mode)."""
+
+
+class TooManyBadSamplesError(RuntimeError):
+    """More samples failed than the bad-sample policy allows."""
+
+
+@dataclass
+class BadSamplePolicy:
+    """What a dataset does when a sample fails to load.
+
+    Args:
+        max_retries: training: replacement samples tried for one item before giving up.
+        max_fail_fraction: training: abort when a worker's failures exceed this fraction of
+            ``max(its attempts, len(dataset) / num_workers)``.
+        test_failure: testing: ``"raise"`` the error (naming file and view) or ``"report"`` the view as missing.
+    """
+
+    max_retries: int = 10
+    max_fail_fraction: float = 0.05
+    test_failure: Literal["raise", "report"] = "raise"
+
+    def __post_init__(self) -> None:
+        if self.test_failure not in ("raise", "report"):
+            raise ValueError(f"test_failure must be 'raise' or 'report', got {self.test_failure!r}")
+
+
+def _rngs(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, torch.Generator]:
+    sequence = np.random.SeedSequence([seed, epoch, index])
+    numpy_seed, torch_seed = sequence.generate_state(2, dtype=np.uint64).tolist()
+    return np.random.default_rng(numpy_seed), torch.Generator().manual_seed(int(torch_seed) % 2 ** 63)
+
+
+class VideoClipDataset(Dataset):
+    """Decoded, sampled and transformed clips of ``records``.
+
+    Args:
+        records: ``VideoRecord`` list from ``common.data.annotations``.
+        sampler: a frame-index sampler from ``common.data.samplers``.
+        transform: per-sample transform (train, or test with one crop when ``test_transform_for_crop`` is None).
+        mode: ``"train"`` (one random view per video) or ``"test"`` (``num_test_clips * num_crops`` views).
+        num_crops: spatial crops per clip in test mode.
+        reader: ``"video"`` (PyAV) or ``"frames"`` (JPEG folders named by ``frame_template``).
+        frame_start_index: number of the first frame file on disk.
+        test_transform_for_crop: ``crop_index -> transform``, e.g. resize then ``TestCrop(size, 3, crop_index)``.
+        seed: base seed of the per-item randomness.
+        policy: the :class:`BadSamplePolicy`.
+    """
+
+    def __init__(self, records: Sequence[VideoRecord], sampler: Any, transform: Transform | None = None, *,
+                 mode: Literal["train", "test"] = "train", num_crops: int = 1,
+                 reader: Literal["video", "frames"] = "video", frame_template: str = "img_{:05d}.jpg",
+                 frame_start_index: int = 1, test_transform_for_crop: Callable[[int], Transform] | None = None,
+                 seed: int = 0, policy: BadSamplePolicy | None = None) -> None:
+        if mode not in ("train", "test"):
+            raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+        if reader not in ("video", "frames"):
+            raise ValueError(f"reader must be 'video' or 'frames', got {reader!r}")
+        if mode == "test" and num_crops > 1 and test_transform_for_crop is None:
+            raise ValueError("num_crops > 1 needs test_transform_for_crop (one transform per crop index)")
+        if not records:
+            raise ValueError("the dataset has no records")
+        self.records = list(records)
+        self.sampler, self.transform, self.mode = sampler, transform, mode
+        self.num_crops = num_crops if mode == "test" else 1
+        self.reader, self.frame_template, self.frame_start_index = reader, frame_template, frame_start_index
+        self.crop_transforms = ([test_transform_for_crop(crop) for crop in range(self.num_crops)]
+                                if mode == "test" and test_transform_for_crop is not None else None)
+        self.seed, self.epoch = seed, 0
+        self.policy = policy or BadSamplePolicy()
+        self.attempts = self.failures = 0
+
+    @property
+    def num_views(self) -> int:
+        """Views per video: ``num_test_clips * num_crops`` in test mode, 1 in training."""
+        return self.sampler.num_test_clips * self.num_crops if self.mode == "test" else 1
+
+    def __len__(self) -> int:
+        return len(self.records) * self.num_views
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def video_ids(self) -> list[str]:
+        """One id per video (its path), in video-index order, for ``MultiViewTestMeter.save``."""
+        return [record.path for record in self.records]
+
+    def labels(self) -> list[Any]:
+        return [record.label for record in self.records]
+
+    def _open(self, record: VideoRecord) -> tuple[Any, int, float | None]:
+        """The reader, the number of frames to sample from, and the fps (None for frame folders)."""
+        if self.reader == "video":
+            video = VideoReader(record.path, threads=1)
+            end = video.num_frames if record.end_frame is None else min(record.end_frame, video.num_frames)
+            return video, end - record.start_frame, video.fps
+        # Telling the reader the count avoids listing huge folders (EPIC) for every item.
+        known = None if record.num_frames is None else record.start_frame + record.num_frames
+        folder = FrameFolderReader(record.path, self.frame_template, self.frame_start_index, num_frames=known)
+        return folder, folder.num_frames - record.start_frame, None
+
+    def _load(self, record: VideoRecord, index_fn: Callable[[int, float | None], np.ndarray]) -> torch.Tensor:
+        """uint8 ``[T, 3, H, W]`` frames chosen by ``index_fn(num_frames, fps)``."""
+        source, num_frames, fps = self._open(record)
+        try:
+            if num_frames < 1:
+                raise VideoDecodeError(f"{record.path}: no frames in [{record.start_frame}, {record.end_frame})")
+            indices = index_fn(num_frames, fps) + record.start_frame
+            frames = source.read(indices)  # [T, H, W, 3]
+        finally:
+            source.close()
+        return torch.from_numpy(frames).permute(0, 3, 1, 2)  # [T, 3, H, W]
+
+    def _finish(self, sample: dict[str, Any], transform: Transform | None, generator: torch.Generator,
+                video_index: int, view_index: int) -> dict[str, Any]:
+        if transform is not None:
+            try:
+                sample = transform(sample, generator)
+            except Exception as error:  # name the file: a worker's traceback alone does not say which video
+                path = self.records[video_index].path
+                raise SampleLoadError(f"{path}: transform {transform!r} failed on a clip of shape "
+                                      f"{tuple(sample['clip'].shape)}: {error}") from error
+        clip = sample["clip"]
+        if clip.dtype != torch.uint8:
+            raise TypeError(f"transforms must keep clips uint8 (normalise on the device), got {clip.dtype}")
+        return {**sample, "clip": clip.permute(1, 0, 2, 3).contiguous(),  # [3, T, H, W]
+                "video_index": video_index, "view_index": view_index}
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} outside [0, {len(self)})")
+        numpy_rng, generator = _rngs(self.seed, epoch, index)
+        if self.mode == "test":
+            return self._test_item(index, generator)
+        return self._train_item(index, numpy_rng, generator)
+
+    def _train_item(self, index: int, numpy_rng: np.random.Generator, generator: torch.Generator) -> dict[str, Any]:
+        tried = []
+        video_index = index
+        for _ in range(self.policy.max_retries + 1):
+            record = self.records[video_index]
+            self.attempts += 1
+            try:
+                clip = self._load(record, lambda n, fps: self.sampler.train_indices(n, numpy_rng, fps=fps))
+                return self._finish({"clip": clip, "label": record.label}, self.transform, generator, video_index, 0)
+            except (VideoDecodeError, IndexError, OSError) as error:
+                self.failures += 1
+                tried.append(f"{record.path} ({record.source}): {error}")
+                logger.warning("bad sample %s: %s (%d of %d loads failed in this process)", record.path, error,
+                               self.failures, self.attempts)
+                self._check_fail_fraction(tried)
+                video_index = int(numpy_rng.integers(0, len(self.records)))
+        raise SampleLoadError(f"{len(tried)} samples in a row failed to load:\n  " + "\n  ".join(tried))
+
+    def _check_fail_fraction(self, tried: list[str]) -> None:
+        info = get_worker_info()
+        workers = info.num_workers if info is not None else 1
+        allowed = self.policy.max_fail_fraction * max(self.attempts, len(self.records) / workers)
+        if self.failures > allowed:
+            raise TooManyBadSamplesError(
+                f"{self.failures} of {self.attempts} samples failed to load in this process, more than "
+                f"max_fail_fraction={self.policy.max_fail_fraction} allows; check the files with "
+                f"`python -m common.tools.check_videos`. Last failure: {tried[-1]}")
+
+    def _test_item(self, index: int, generator: torch.Generator) -> dict[str, Any]:
+        video_index, view_index = divmod(index, self.num_views)
+        clip_index, crop_index = divmod(view_index, self.num_crops)
+        record = self.records[video_index]
+        transform = self.crop_transforms[crop_index] if self.crop_transforms is not None else self.transform
+        try:
+            clip = self._load(record, lambda n, fps: self.sampler.test_indices(n, clip_index, fps=fps))
+        except (VideoDecodeError, IndexError, OSError) as error:
+            message = (f"{record.path} ({record.source}): video {video_index} view {view_index} "
+                       f"(clip {clip_index}, crop {crop_index}) failed: {error}")
+            if self.policy.test_failure == "raise":
+                raise SampleLoadError(message) from error
+            return {"missing": message, "label": record.label, "video_index": video_index, "view_index": view_index}
+        return self._finish({"clip": clip, "label": record.label}, transform, generator, video_index, view_index)
+
+
+def collate_views(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``default_collate`` of the loaded items; views reported missing go to ``batch["missing_views"]`` as
+    ``(video_index, view_index, message)`` triples (a batch may then hold no clip at all)."""
+    loaded = [item for item in items if "missing" not in item]
+    missing = [(item["video_index"], item["view_index"], item["missing"]) for item in items if "missing" in item]
+    batch = default_collate(loaded) if loaded else {}
+    batch["missing_views"] = missing
+    return batch
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: one intra-op thread per worker (readers also decode with one thread, as
+    the workers are the parallelism) and numpy / ``random`` seeded from the worker's torch seed."""
+    torch.set_num_threads(1)
+    seed_worker(worker_id)
+
+
+class EpochTaggedSampler(ShardedSampler):
+    """``ShardedSampler`` that yields ``(epoch, index)``, so the dataset seeds each item from its epoch even in
+    persistent workers. Train: seeded shuffle, padded to equal shares per rank; test: an even split of the views
+    over ranks without duplicates."""
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        epoch = self.epoch
+        return ((epoch, index) for index in super().__iter__())
+
+
+def build_loader(dataset: VideoClipDataset, batch_size: int, *, train: bool, num_workers: int = 4, seed: int = 0,
+                 drop_last: bool | None = None, pin_memory: bool | None = None, persistent_workers: bool = False,
+                 prefetch_factor: int | None = None, timeout: float = 600.0, rank: int | None = None,
+                 world_size: int | None = None) -> DataLoader:
+    """A DataLoader for this process's share of ``dataset`` (DDP-aware through ``common.distributed``).
+
+    Call ``loader.sampler.set_epoch(epoch)`` (or ``common.engine.loader.set_loader_epoch``) every epoch: it
+    reshuffles (train) and re-seeds the per-item randomness. ``timeout`` (seconds, workers only) turns a stuck
+    worker into an error instead of a hang.
+    """
+    sampler = EpochTaggedSampler(len(dataset), shuffle=train, seed=seed, rank=rank, world_size=world_size,
+                                 drop_last=False)
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate_views,
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+        drop_last=train if drop_last is None else drop_last, worker_init_fn=worker_init_fn,
+        persistent_workers=persistent_workers and num_workers > 0,
+        prefetch_factor=prefetch_factor if num_workers > 0 else None,
+        timeout=timeout if num_workers > 0 else 0.0,
+        generator=torch.Generator().manual_seed(seed),  # worker seeds; common.engine.loader reseeds it per epoch
+    )

@@ -1,0 +1,380 @@
+"""Frame-index samplers, each named after the code base whose rule it reproduces.
+
+Every sampler has a random train rule and a deterministic test rule, and returns **0-based** frame indices
+(``int64``). A reader maps index ``i`` to the file or frame it names; for JPEG folders that is
+``FrameFolderReader(start_index=1)`` reading ``img_{i + 1:05d}.jpg``, so the TSM repo's 1-based frame numbers and
+MMAction's ``frame_inds + start_index`` land on the same file as ours.
+
+API shared by all samplers::
+
+    sampler.num_test_clips                                  # temporal views per video at test time
+    sampler.frames_per_clip                                 # length of every returned index array
+    sampler.train_indices(num_frames, rng, fps=None)        # rng: np.random.Generator
+    sampler.test_indices(num_frames, clip_index, fps=None)  # 0 <= clip_index < num_test_clips
+
+Dialects:
+
+- :class:`TSNSegmentSampler`: the TSM repo's ``TSNDataSet`` (``ops/dataset.py``), which MAS-Net and the old
+  MMAction ``RawFramesDataset`` used by ST-ABN copy, plus MAS-Net's test-time "dense" multi-clip rule.
+- :class:`SlowFastClipSampler`: PySlowFast's ``decoder.get_start_end_idx`` + ``temporal_sampling``.
+- :class:`SlowFastSegmentSampler`: PySlowFast's Something-Something ``get_seq_frames`` (Motionformer SSv2).
+- :class:`MMActionSampleFrames`: MMAction2 0.x ``SampleFrames``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import torch
+
+__all__ = ["TSNSegmentSampler", "SlowFastClipSampler", "SlowFastSegmentSampler", "MMActionSampleFrames"]
+
+TSM_DENSE_WINDOW = 64  # frames spanned by the TSM/I3D dense window
+
+
+def _check_num_frames(num_frames: int) -> None:
+    if num_frames < 1:
+        raise ValueError(f"a video needs at least one frame to sample from, got num_frames={num_frames}")
+
+
+def _check_clip_index(clip_index: int, num_test_clips: int) -> None:
+    if not 0 <= clip_index < num_test_clips:
+        raise IndexError(f"clip_index {clip_index} is outside [0, {num_test_clips})")
+
+
+class TSNSegmentSampler:
+    """TSN segment sampling as the TSM repo's ``TSNDataSet`` does it (``dialect="tsm"``, also MAS-Net), or as the
+    old MMAction ``RawFramesDataset`` does it (``dialect="mmaction_v0"``, ST-ABN).
+
+    The video is split into ``num_segments`` (T) segments; each segment yields one snippet of ``new_length``
+    frames, ``new_step`` apart (the TSM repo always uses step 1). ``L = new_length * new_step``,
+    ``tick = (N - L + 1) / T``.
+
+    Train: a random offset inside each segment, ``k * avg + randint(avg)`` with ``avg = (N - L + 1) // T``.
+    Validation (``test_rule="val"``, the rule ST-ABN reports and MAS-Net validates with): segment centres
+    ``int(tick / 2 + tick * k)``. Test (``test_rule="test"``): the same centres, plus
+
+    - ``twice_sample``: 2 test clips, the centres then the segment starts ``int(tick * k)``;
+    - ``dense_sample`` (TSM's I3D window of 64 frames, stride ``64 // T``, indices wrapping modulo N): train starts
+      at ``randint(0, N - 64)``; test takes ``dense_test_clips`` (10) starts ``int(linspace(0, N - 64, 10))``;
+      val starts at the window centre ``(max(1, N - 63) - 1) // 2`` as MAS-Net does (TSM draws this start at random
+      even in validation, which is not a deterministic rule);
+    - ``uniform_test_clips=D`` (MAS-Net ``test.py --dense_sample``): D TSN clips whose phase is spread over the first
+      segment, clip j taking ``int(tick * k + s_j)`` with ``s = floor(linspace(0, tick - 1, D))``. Unlike TSM's
+      dense test this has no 64-frame window.
+
+    Short videos, as the reference code does it:
+
+    - train with ``avg <= 0``: sorted random offsets when ``N > T`` (tsm; reachable only for ``L > 1``) or
+      ``N > max(T, L)`` (mmaction_v0), otherwise every segment takes frame 0, so a video with fewer than T frames
+      trains as a still image of its first frame;
+    - val with ``N <= T + L - 1``: every segment takes frame 0 (ST-ABN's reported protocol; its quirk Q5);
+    - test: tsm computes the centres for any N, so short videos repeat frames spread over the video; mmaction_v0
+      uses frame 0 for every segment when ``N <= L - 1``;
+    - MAS-Net dense test with ``tick < 1``: the first phase is ``floor(tick - 1) = -1`` (numpy >= 2 floors integer
+      ``linspace``), giving index -1; the reference loader then falls back to the first frame, so we clamp to 0;
+    - dense window: ``start = 0`` when ``N <= 64``, and indices wrap modulo N.
+
+    Inside a snippet the frame advances by ``new_step`` only while the next frame is reachable: up to the last
+    frame for tsm (``if p < num_frames: p += 1``, 1-based), up to the second-to-last for mmaction_v0
+    (``if p + new_step < num_frames``); a snippet that runs past the end repeats its last reachable frame.
+    """
+
+    def __init__(self, num_segments: int, *, new_length: int = 1, new_step: int = 1,
+                 test_rule: Literal["test", "val"] = "test", twice_sample: bool = False,
+                 dense_sample: bool = False, dense_test_clips: int = 10, uniform_test_clips: int = 0,
+                 dialect: Literal["tsm", "mmaction_v0"] = "tsm") -> None:
+        if num_segments < 1 or new_length < 1 or new_step < 1:
+            raise ValueError("num_segments, new_length and new_step must be positive")
+        if test_rule not in ("test", "val"):
+            raise ValueError(f"test_rule must be 'test' or 'val', got {test_rule!r}")
+        if dialect not in ("tsm", "mmaction_v0"):
+            raise ValueError(f"dialect must be 'tsm' or 'mmaction_v0', got {dialect!r}")
+        if sum([twice_sample, dense_sample, uniform_test_clips > 0]) > 1:
+            # MAS-Net's test.py accepts dense + twice but then reshapes a D-clip tensor as 2*D clips and crashes.
+            raise ValueError("twice_sample, dense_sample and uniform_test_clips are mutually exclusive")
+        if dense_sample and TSM_DENSE_WINDOW // num_segments < 1:
+            raise ValueError(f"dense_sample needs num_segments <= {TSM_DENSE_WINDOW}, got {num_segments}")
+        self.num_segments = num_segments
+        self.new_length = new_length
+        self.new_step = new_step
+        self.test_rule = test_rule
+        self.twice_sample = twice_sample
+        self.dense_sample = dense_sample
+        self.dense_test_clips = dense_test_clips
+        self.uniform_test_clips = uniform_test_clips
+        self.dialect = dialect
+
+    @property
+    def num_test_clips(self) -> int:
+        if self.test_rule == "val":
+            return 1
+        if self.dense_sample:
+            return self.dense_test_clips
+        if self.uniform_test_clips:
+            return self.uniform_test_clips
+        return 2 if self.twice_sample else 1
+
+    @property
+    def frames_per_clip(self) -> int:
+        return self.num_segments * self.new_length
+
+    @property
+    def _snippet_span(self) -> int:
+        return self.new_length * self.new_step
+
+    def _expand_snippets(self, offsets: np.ndarray, num_frames: int) -> np.ndarray:
+        """Turn one start offset per segment into ``new_length`` frames per segment."""
+        steps = np.arange(self.new_length, dtype=np.int64) * self.new_step  # [L]
+        last_reachable = num_frames - 1 if self.dialect == "tsm" else num_frames - 2
+        reachable = np.maximum((last_reachable - offsets) // self.new_step, 0) * self.new_step  # [T]
+        frames = offsets[:, None] + np.minimum(steps[None, :], reachable[:, None])  # [T, L]
+        return frames.reshape(-1).astype(np.int64)  # [T*L]
+
+    def _dense_window(self, start: int, num_frames: int) -> np.ndarray:
+        stride = TSM_DENSE_WINDOW // self.num_segments
+        return (np.arange(self.num_segments, dtype=np.int64) * stride + start) % num_frames  # [T]
+
+    def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
+        _check_num_frames(num_frames)
+        if self.dense_sample:
+            last_start = max(1, 1 + num_frames - TSM_DENSE_WINDOW)
+            start = 0 if last_start == 1 else int(rng.integers(0, last_start - 1))
+            return self._expand_snippets(self._dense_window(start, num_frames), num_frames)
+        segments = self.num_segments
+        usable = num_frames - self._snippet_span + 1
+        avg = usable // segments
+        if avg > 0:
+            offsets = np.arange(segments, dtype=np.int64) * avg + rng.integers(0, avg, size=segments)
+        elif num_frames > (segments if self.dialect == "tsm" else max(segments, self._snippet_span)):
+            # TSM's randint(N - L + 1) raises when a snippet is longer than the video; start those at 0 instead.
+            offsets = np.sort(rng.integers(0, max(usable, 1), size=segments))
+        else:
+            offsets = np.zeros(segments, dtype=np.int64)
+        return self._expand_snippets(offsets.astype(np.int64), num_frames)
+
+    def _segment_centres(self, tick: float) -> np.ndarray:
+        return np.array([int(tick / 2.0 + tick * k) for k in range(self.num_segments)], dtype=np.int64)
+
+    def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
+        _check_num_frames(num_frames)
+        _check_clip_index(clip_index, self.num_test_clips)
+        segments, span = self.num_segments, self._snippet_span
+        tick = (num_frames - span + 1) / float(segments)
+        if self.test_rule == "val":
+            if self.dense_sample:
+                start = (max(1, 1 + num_frames - TSM_DENSE_WINDOW) - 1) // 2
+                return self._expand_snippets(self._dense_window(start, num_frames), num_frames)
+            if num_frames > segments + span - 1:
+                return self._expand_snippets(self._segment_centres(tick), num_frames)
+            return self._expand_snippets(np.zeros(segments, dtype=np.int64), num_frames)
+        if self.dense_sample:
+            last_start = max(1, 1 + num_frames - TSM_DENSE_WINDOW)
+            starts = np.linspace(0, last_start - 1, num=self.dense_test_clips).astype(np.int64)
+            return self._expand_snippets(self._dense_window(int(starts[clip_index]), num_frames), num_frames)
+        if self.dialect == "mmaction_v0" and num_frames <= span - 1:
+            return self._expand_snippets(np.zeros(segments, dtype=np.int64), num_frames)
+        if self.uniform_test_clips:
+            phase = np.floor(np.linspace(0, tick - 1, num=self.uniform_test_clips))[clip_index]
+            offsets = np.array([int(k * tick + phase) for k in range(segments)], dtype=np.int64)
+            return self._expand_snippets(np.maximum(offsets, 0), num_frames)
+        if clip_index == 1:  # twice_sample's second clip: the segment starts
+            offsets = np.array([int(tick * k) for k in range(segments)], dtype=np.int64)
+            return self._expand_snippets(offsets, num_frames)
+        return self._expand_snippets(self._segment_centres(tick), num_frames)
+
+
+class SlowFastClipSampler:
+    """PySlowFast's clip sampling: ``num_frames`` frames spread over ``num_frames * sampling_rate`` frames at
+    ``target_fps``.
+
+    The clip spans ``clip_size = max(1, sampling_rate * num_frames / target_fps * fps)`` source frames (``fps`` is
+    the video's; with ``fps=None`` or ``target_fps=None`` no resampling happens), ``delta = max(N - clip_size, 0)``.
+    Train: ``start ~ U(0, delta)`` (continuous). Test clip i of K: ``start = delta * i / K`` (note ``/K``: the last
+    clip does not reach the end), or with ``use_offset`` (``DATA.USE_OFFSET_SAMPLING``) ``i * floor(delta/(K-1))``
+    and the centre ``floor(delta/2)`` for K = 1. Indices are ``torch.linspace(start, start + clip_size - 1,
+    num_frames)`` (float32, as PySlowFast), clamped to ``[0, N-1]`` and truncated to integers.
+
+    Short videos (``N < clip_size``): ``delta = 0``, every view starts at frame 0 and the indices past the end are
+    clamped to the last frame, which is repeated.
+
+    This reproduces the decode-everything path of PySlowFast. Its selective-decoding path decodes only about the
+    chosen window and re-indexes it from 0, which picks the same frames up to PTS rounding.
+    """
+
+    def __init__(self, num_frames: int, sampling_rate: int, *, num_test_clips: int = 10,
+                 target_fps: float | None = 30.0, use_offset: bool = False) -> None:
+        if num_frames < 1 or sampling_rate < 1 or num_test_clips < 1:
+            raise ValueError("num_frames, sampling_rate and num_test_clips must be positive")
+        self.num_frames = num_frames
+        self.sampling_rate = sampling_rate
+        self._num_test_clips = num_test_clips
+        self.target_fps = target_fps
+        self.use_offset = use_offset
+
+    @property
+    def num_test_clips(self) -> int:
+        return self._num_test_clips
+
+    @property
+    def frames_per_clip(self) -> int:
+        return self.num_frames
+
+    def clip_size(self, fps: float | None) -> float:
+        """Source frames one clip spans for a video at ``fps``."""
+        if fps is None or self.target_fps is None:
+            return max(1.0, float(self.sampling_rate * self.num_frames))
+        # PySlowFast's operation order, so the float (and hence the truncated indices) is bit-identical.
+        return max(1.0, self.sampling_rate * self.num_frames / self.target_fps * fps)
+
+    def _indices(self, start: float, clip_size: float, num_frames: int) -> np.ndarray:
+        index = torch.linspace(start, start + clip_size - 1, self.num_frames)  # float32, as PySlowFast
+        return torch.clamp(index, 0, num_frames - 1).long().numpy()
+
+    def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
+        _check_num_frames(num_frames)
+        clip_size = self.clip_size(fps)
+        delta = max(num_frames - clip_size, 0.0)
+        return self._indices(float(rng.uniform(0.0, delta)) if delta > 0 else 0.0, clip_size, num_frames)
+
+    def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
+        _check_num_frames(num_frames)
+        _check_clip_index(clip_index, self.num_test_clips)
+        clip_size = self.clip_size(fps)
+        delta = max(num_frames - clip_size, 0.0)
+        clips = self.num_test_clips
+        if not self.use_offset:
+            start = delta * clip_index / clips
+        elif clips == 1:
+            start = float(math.floor(delta / 2))
+        else:
+            start = float(clip_index * math.floor(delta / (clips - 1)))
+        return self._indices(start, clip_size, num_frames)
+
+
+class SlowFastSegmentSampler:
+    """PySlowFast's Something-Something sampling (``ssv2.py``, ``get_seq_frames``), used by Motionformer on SSv2.
+
+    ``seg = (N - 1) / num_frames``; segment i spans ``[round(seg * i), round(seg * (i + 1))]`` (numpy's
+    round-half-to-even), both ends inclusive. Train draws a uniform integer in that range; test takes
+    ``(start + end) // 2``. There is one test clip. Short videos (``N <= num_frames``) repeat frames, because
+    neighbouring segments share rounded bounds.
+    """
+
+    def __init__(self, num_frames: int) -> None:
+        if num_frames < 1:
+            raise ValueError("num_frames must be positive")
+        self.num_frames = num_frames
+
+    num_test_clips = 1
+
+    @property
+    def frames_per_clip(self) -> int:
+        return self.num_frames
+
+    def _bounds(self, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        seg_size = float(num_frames - 1) / self.num_frames
+        edges = np.round(seg_size * np.arange(self.num_frames + 1)).astype(np.int64)  # [F+1]
+        return edges[:-1], edges[1:]
+
+    def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
+        _check_num_frames(num_frames)
+        starts, ends = self._bounds(num_frames)
+        return rng.integers(starts, ends + 1).astype(np.int64)
+
+    def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
+        _check_num_frames(num_frames)
+        _check_clip_index(clip_index, self.num_test_clips)
+        starts, ends = self._bounds(num_frames)
+        return (starts + ends) // 2
+
+
+class MMActionSampleFrames:
+    """MMAction2 (0.x) ``SampleFrames``: ``num_clips`` clips of ``clip_len`` frames, ``frame_interval`` apart.
+
+    Train (``_get_train_clips``, ``keep_tail_frames=False``): with ``span = clip_len * frame_interval`` and
+    ``avg = (N - span + 1) // num_clips``, clip k starts at ``k * avg + randint(avg)``; when ``avg == 0`` but
+    ``N > max(num_clips, span)`` the starts are sorted ``randint(N - span + 1)``; when ``avg == 0`` otherwise the
+    starts are ``around(k * (N - span + 1) / num_clips)``; when ``avg < 0`` (video shorter than one clip) all start
+    at 0. The train sample contains all ``num_clips`` clips, concatenated (``frames_per_clip`` counts them all).
+
+    Test (``test_mode=True``): ``avg = (N - span + 1) / num_clips`` (a float); when ``N > span - 1`` clip k starts at
+    ``int(k * avg + avg / 2)`` and, with ``twice_sample``, clips ``num_clips..2*num_clips-1`` start at ``k * avg``;
+    otherwise (short video) all start at 0. What a test *view* is depends on the model, as in MMAction's recognizers:
+
+    - ``test_views="per_clip"`` (3D models, e.g. SlowOnly 10 clips): every clip is a view; ``num_test_clips`` is
+      ``num_clips`` (doubled by ``twice_sample``) and a view has ``clip_len`` frames;
+    - ``test_views="per_sample"`` (TSN/TSM-style 2D models, where the clips are the segments): the
+      ``num_clips * clip_len`` frames form one view; ``twice_sample`` adds the segment-start sample as a second.
+
+    Out-of-range frames: ``'loop'`` wraps modulo N; ``'repeat_last'`` replaces them by the clip's last in-range frame.
+    MMAction then adds the dataset's ``start_index`` (1 for raw frames, 0 for videos); our readers apply that
+    offset themselves, so the returned indices stay 0-based.
+    """
+
+    def __init__(self, clip_len: int, frame_interval: int = 1, num_clips: int = 1, *, twice_sample: bool = False,
+                 out_of_bound_opt: Literal["loop", "repeat_last"] = "loop",
+                 test_views: Literal["per_clip", "per_sample"] = "per_clip") -> None:
+        if clip_len < 1 or frame_interval < 1 or num_clips < 1:
+            raise ValueError("clip_len, frame_interval and num_clips must be positive")
+        if out_of_bound_opt not in ("loop", "repeat_last"):
+            raise ValueError(f"out_of_bound_opt must be 'loop' or 'repeat_last', got {out_of_bound_opt!r}")
+        if test_views not in ("per_clip", "per_sample"):
+            raise ValueError(f"test_views must be 'per_clip' or 'per_sample', got {test_views!r}")
+        self.test_views = test_views
+        self.clip_len = clip_len
+        self.frame_interval = frame_interval
+        self.num_clips = num_clips
+        self.twice_sample = twice_sample
+        self.out_of_bound_opt = out_of_bound_opt
+
+    @property
+    def num_test_clips(self) -> int:
+        views = 2 if self.twice_sample else 1
+        return views * (self.num_clips if self.test_views == "per_clip" else 1)
+
+    @property
+    def frames_per_clip(self) -> int:
+        """Frames of one test view (per_clip: a train sample holds ``num_clips`` times as many)."""
+        return self.clip_len if self.test_views == "per_clip" else self.clip_len * self.num_clips
+
+    def _clip_frames(self, clip_offsets: np.ndarray, num_frames: int) -> np.ndarray:
+        frames = clip_offsets[:, None] + np.arange(self.clip_len)[None, :] * self.frame_interval  # [clips, clip_len]
+        if self.out_of_bound_opt == "loop":
+            frames = np.mod(frames, num_frames)
+        else:
+            in_range = frames < num_frames
+            last_in_range = np.max(in_range * frames, axis=1, keepdims=True)  # [clips, 1]
+            frames = np.where(in_range, frames, last_in_range)
+        return frames.reshape(-1).astype(np.int64)  # [clips*clip_len]
+
+    def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
+        _check_num_frames(num_frames)
+        span = self.clip_len * self.frame_interval
+        avg = (num_frames - span + 1) // self.num_clips
+        if avg > 0:
+            offsets = np.arange(self.num_clips) * avg + rng.integers(0, avg, size=self.num_clips)
+        elif num_frames > max(self.num_clips, span):
+            offsets = np.sort(rng.integers(0, num_frames - span + 1, size=self.num_clips))
+        elif avg == 0:
+            offsets = np.around(np.arange(self.num_clips) * ((num_frames - span + 1.0) / self.num_clips))
+        else:
+            offsets = np.zeros(self.num_clips)
+        return self._clip_frames(offsets.astype(np.int64), num_frames)
+
+    def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
+        _check_num_frames(num_frames)
+        _check_clip_index(clip_index, self.num_test_clips)
+        span = self.clip_len * self.frame_interval
+        avg = (num_frames - span + 1) / float(self.num_clips)
+        if num_frames > span - 1:
+            base = np.arange(self.num_clips) * avg
+            # MMAction concatenates int centres with float starts; frame_inds are truncated by astype(int64) at the
+            # end, which for non-negative values equals truncating the start first.
+            offsets = np.concatenate([(base + avg / 2.0).astype(np.int64), base.astype(np.int64)])
+        else:
+            offsets = np.zeros(2 * self.num_clips, dtype=np.int64)
+        if self.test_views == "per_sample":
+            return self._clip_frames(offsets[clip_index * self.num_clips:(clip_index + 1) * self.num_clips], num_frames)
+        return self._clip_frames(offsets[clip_index:clip_index + 1], num_frames)

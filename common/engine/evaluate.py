@@ -1,0 +1,126 @@
+"""Single-view validation during training and multi-view testing for ``test.py``, both DDP-aware.
+
+* :func:`validate`: one view per video (the val loader's), loss and accuracy summed on every rank and
+  all-reduced, so the numbers are those of the whole set whatever the number of processes (the loader from
+  :func:`common.engine.loader.make_loader` gives every sample to exactly one rank, no padding duplicates).
+* :func:`multiview_test`: every rank scores its share of the test views into a
+  ``common.data.multiview.MultiViewTestMeter`` (keyed by ``(video_index, view_index)``); the meters are gathered
+  to rank 0.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from common.distributed import all_reduce_sum, gather_to_main, get_rank, is_main_process
+
+if TYPE_CHECKING:
+    from common.data.multiview import MultiViewTestMeter
+
+Preprocess = Callable[[torch.Tensor, Any, bool], tuple[torch.Tensor, Any]]
+
+
+def autocast_context(device: torch.device, amp_dtype: torch.dtype | None):
+    """``torch.autocast`` for ``amp_dtype`` on ``device``, or a no-op when AMP is off."""
+    if amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=amp_dtype)
+
+
+def move_to_device(value: Any, device: torch.device) -> Any:
+    """Tensors (also inside dicts / lists) to ``device`` with non-blocking copies."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, dict):
+        return {k: move_to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(move_to_device(v, device) for v in value)
+    return value
+
+
+def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[str, torch.Tensor]:
+    """Correct-prediction counts ``{"top1": n, "top5": n}`` for single-head logits ``[B, K]`` and int labels ``[B]``.
+
+    ``k`` larger than the number of classes counts as all classes. Multi-head models pass their own function
+    with the same contract (e.g. verb / noun / action counts).
+    """
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError("topk_correct handles single-head logits; pass an accuracy_fn for dict outputs")
+    max_k = min(max(ks), logits.shape[1])
+    top = logits.topk(max_k, dim=1).indices  # [B, max_k]
+    hits = top.eq(labels.view(-1, 1))  # [B, max_k]
+    return {f"top{k}": hits[:, : min(k, max_k)].any(dim=1).sum() for k in ks}
+
+
+@torch.no_grad()
+def validate(model: nn.Module, loader: torch.utils.data.DataLoader, preprocess: Preprocess,
+             loss_fn: Callable[[Any, Any], torch.Tensor],
+             accuracy_fn: Callable[[Any, Any], dict[str, torch.Tensor]], device: torch.device,
+             amp_dtype: torch.dtype | None = None, show_progress: bool = True) -> dict[str, float]:
+    """Mean loss and accuracies (%) over the whole validation set (all ranks together)."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct: dict[str, torch.Tensor] = {}
+    samples = 0
+    for batch in tqdm(loader, desc="validate", leave=False, disable=not (show_progress and is_main_process())):
+        clip = batch["clip"].to(device, non_blocking=True)
+        labels = move_to_device(batch["label"], device)
+        inputs, targets = preprocess(clip, labels, False)
+        with autocast_context(device, amp_dtype):
+            logits = model(inputs)
+            loss = loss_fn(logits, targets)
+        loss_sum += loss.float() * clip.shape[0]
+        for name, count in accuracy_fn(logits, labels).items():
+            correct[name] = correct.get(name, 0) + count.float()
+        samples += clip.shape[0]
+    model.train(was_training)
+    names = sorted(correct)
+    packed = torch.stack([loss_sum, *[correct[n] for n in names], torch.tensor(float(samples), device=device)])
+    packed = all_reduce_sum(packed).cpu()
+    total = packed[-1].item()
+    if total == 0:
+        raise ValueError("the validation loader yielded no samples")
+    metrics = {"loss": packed[0].item() / total}
+    metrics.update({name: 100.0 * packed[i + 1].item() / total for i, name in enumerate(names)})
+    return metrics
+
+
+@torch.no_grad()
+def multiview_test(model: nn.Module, loader: torch.utils.data.DataLoader, meter: "MultiViewTestMeter",
+                   preprocess: Preprocess, device: torch.device, amp_dtype: torch.dtype | None = None,
+                   show_progress: bool = True) -> "MultiViewTestMeter":
+    """Score every test view into ``meter`` (a ``common.data.multiview.MultiViewTestMeter``).
+
+    Each rank scores its share of the views (use :func:`common.engine.loader.make_loader` with ``train=False``);
+    the meters are then gathered to rank 0, which alone holds the complete result (call ``finalize`` / ``metrics``
+    / ``save`` there). Scores enter the meter as float32 logits; the meter applies its softmax / sum / mean rule.
+    Batches must carry ``video_index`` and ``view_index`` (the test dataset's items do).
+    """
+    was_training = model.training
+    model.eval()
+    for batch in tqdm(loader, desc="test views", disable=not (show_progress and is_main_process())):
+        if "video_index" not in batch or "view_index" not in batch:
+            raise KeyError("multi-view testing needs batches with 'video_index' and 'view_index' (use the test "
+                           "dataset, which expands every video into its views)")
+        inputs, _ = preprocess(batch["clip"].to(device, non_blocking=True), None, False)
+        with autocast_context(device, amp_dtype):
+            logits = model(inputs)
+        meter.update(_to_float32_cpu(logits), batch["video_index"], batch["view_index"], batch["label"])
+    model.train(was_training)
+    states = gather_to_main(meter.state())
+    if states is not None:
+        for rank, state in enumerate(states):
+            if rank != get_rank():
+                meter.merge(state)
+    return meter
+
+
+def _to_float32_cpu(logits: Any) -> Any:
+    if isinstance(logits, dict):
+        return {head: value.detach().float().cpu() for head, value in logits.items()}
+    return logits.detach().float().cpu()

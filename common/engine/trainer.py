@@ -1,0 +1,418 @@
+"""The training loop every project's ``main.py`` calls.
+
+A project wires its paper-specific choices (model, loss, optimiser with its parameter groups, LR schedule, data)
+and hands them to :class:`Trainer`, which owns everything generic: device placement, SyncBatchNorm, DDP,
+``channels_last``, ``torch.compile``, AMP (``off`` / ``fp16`` with a checkpointed GradScaler / ``bf16``), gradient
+accumulation and clipping, non-blocking copies, timing, tqdm, TensorBoard, validation, checkpoints, resume,
+SIGTERM/SIGINT handling and the non-finite-loss stop::
+
+    info = init_distributed(args.device)
+    seed_everything(args.seed + info.rank, args.deterministic)
+    trainer = Trainer(model, optimizer, schedule, loss_fn, train_loader, args, val_loader=val_loader,
+                      preprocess=ClipPreprocessor(mean, std), dist_info=info)
+    result = trainer.fit()
+
+Batches are dicts ``{"clip": uint8 [B, 3, T, H, W], "label": tensor or dict of tensors, ...}`` (the data
+pipeline's contract). ``preprocess`` turns the device-side uint8 clip into the model input (and may mix targets);
+``loss_fn(logits, targets)`` returns a scalar; ``accuracy_fn(logits, labels)`` returns correct counts per metric
+(default top-1 / top-5), computed with the un-mixed labels.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from common.data.device_transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize
+from common.distributed import DistInfo, all_gather_object, all_reduce_sum, convert_sync_batchnorm
+from common.engine.checkpoint import CheckpointManager, capture_rng_state, restore_rng_state
+from common.engine.cli import config_to_dict
+from common.engine.evaluate import Preprocess, autocast_context, move_to_device, topk_correct, validate
+from common.engine.loader import batches_per_epoch, set_loader_epoch
+from common.engine.logging import RunLogger
+from common.engine.param_groups import freeze_partial_bn
+from common.engine.schedules import LRSchedule
+
+AMP_DTYPES = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the last checkpoint on disk predates it."""
+
+
+@dataclass
+class TrainResult:
+    """How :meth:`Trainer.fit` ended: ``status`` is ``finished``, ``max_steps`` or ``interrupted``."""
+
+    status: str
+    epoch: int
+    step: int
+    best_metric: float | None
+    last_validation: dict[str, float]
+
+
+class ClipPreprocessor:
+    """Device-side batch preparation: uint8 clip -> normalised float, then train-only augmentation.
+
+    Args:
+        mean, std: per-channel statistics of pixels scaled to [0, 1] (``common.data.device_transforms`` has the
+            papers' constants: ``IMAGENET_*`` for TSM / MAS-Net, ``HALF_*`` for Motionformer, ``SLOWFAST_*``).
+        bgr: reverse the channel order first (Motionformer's EPIC-Kitchens models were trained on BGR).
+        train_transforms: ``float clips -> float clips`` applied in training only, in order (e.g. the data
+            pipeline's ``RandomErasing``).
+        mixup: ``(float clips, labels) -> (clips, soft targets)`` in training only (e.g. ``MixupCutmix``).
+
+    Random draws come from the global torch RNG, which checkpoints capture, so resumed runs repeat them.
+    """
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], bgr: bool = False,
+                 train_transforms: tuple[Callable[[torch.Tensor], torch.Tensor], ...] = (),
+                 mixup: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]] | None = None) -> None:
+        self.normalize = Normalize(mean, std)
+        self.bgr = bgr
+        self.train_transforms = tuple(train_transforms)
+        self.mixup = mixup
+
+    def __call__(self, clip: torch.Tensor, labels: Any, train: bool) -> tuple[torch.Tensor, Any]:
+        if clip.dtype != torch.uint8:
+            raise ValueError(f"expected a uint8 clip batch [B, 3, T, H, W] from the loader, got {clip.dtype}")
+        if self.bgr:
+            clip = clip.flip(1)
+        clip = self.normalize(clip)
+        if not train:
+            return clip, labels
+        for transform in self.train_transforms:
+            clip = transform(clip)
+        if self.mixup is not None:
+            return self.mixup(clip, labels)
+        return clip, labels
+
+
+def _convert_memory_format(model: nn.Module) -> None:
+    """channels_last for 4-D weights (2-D convs) and channels_last_3d for 5-D weights (3-D convs), in place."""
+    for param in model.parameters():
+        if param.dim() == 4:
+            param.data = param.data.contiguous(memory_format=torch.channels_last)
+        elif param.dim() == 5:
+            param.data = param.data.contiguous(memory_format=torch.channels_last_3d)
+
+
+class Trainer:
+    """Fits a model; see the module docstring for the division of work with a project's ``main.py``.
+
+    Args:
+        model: the bare model (moved to the device, converted and wrapped here; the optimiser may already hold its
+            parameters, which are converted in place).
+        optimizer: optimiser over the model's parameters (groups may carry ``lr_mult``).
+        schedule: called every optimiser step with the fractional epoch.
+        loss_fn: ``(logits, targets) -> scalar``; logits may be a dict (multi-head models).
+        train_loader: ideally from :func:`common.engine.loader.make_loader` (per-epoch seeding, cheap resume).
+        config: the parsed flags of :func:`common.engine.cli.add_engine_args`.
+        val_loader: single-view validation set (optional).
+        preprocess: ``(uint8 clip on device, labels, train) -> (model input, targets)``.
+        accuracy_fn: ``(logits, labels) -> {metric: correct count}``; default top-1 / top-5.
+        dist_info: from :func:`common.distributed.init_distributed`; default: one CPU/CUDA process.
+        logger: a :class:`RunLogger`; default: one for ``config.output_dir``.
+        partial_bn: TSN partial BN (all BatchNorm2d but the first frozen after every ``train()``).
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: LRSchedule,
+                 loss_fn: Callable[[Any, Any], torch.Tensor], train_loader: torch.utils.data.DataLoader,
+                 config: argparse.Namespace, val_loader: torch.utils.data.DataLoader | None = None,
+                 preprocess: Preprocess | None = None,
+                 accuracy_fn: Callable[[Any, Any], dict[str, torch.Tensor]] = topk_correct,
+                 dist_info: DistInfo | None = None, logger: RunLogger | None = None, partial_bn: bool = False) -> None:
+        device = torch.device("cuda" if torch.cuda.is_available() and config.device != "cpu" else "cpu")
+        self.info = dist_info or DistInfo(0, 1, 0, device, None)
+        self.device = self.info.device
+        self.config = config
+        self.optimizer, self.schedule, self.loss_fn = optimizer, schedule, loss_fn
+        self.train_loader, self.val_loader = train_loader, val_loader
+        self.preprocess = preprocess or ClipPreprocessor(IMAGENET_MEAN, IMAGENET_STD)
+        self.accuracy_fn = accuracy_fn
+        self.partial_bn = partial_bn
+        self.output_dir = Path(config.output_dir)
+        self.logger = logger or RunLogger(self.output_dir, is_main=self.info.is_main)
+        self.checkpoints = CheckpointManager(self.output_dir / "checkpoints", config.save_every,
+                                             is_main=self.info.is_main, log=self.logger.info)
+        if config.accum_steps < 1:
+            raise ValueError(f"--accum-steps must be >= 1, got {config.accum_steps}")
+
+        self.model = model.to(self.device)  # the bare module: what checkpoints hold
+        if config.sync_bn and self.info.distributed:
+            self.model = convert_sync_batchnorm(self.model)
+        if config.channels_last:
+            _convert_memory_format(self.model)
+        wrapped: nn.Module = self.model
+        if self.info.distributed:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            wrapped = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=device_ids, find_unused_parameters=config.find_unused_parameters)
+        self.ddp_model = wrapped
+        self.forward_model = torch.compile(wrapped) if config.compile else wrapped
+        self.amp_dtype = AMP_DTYPES[config.amp]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.amp == "fp16")
+
+        self.epoch = 0  # epoch in progress
+        self.batches_done = 0  # batches of that epoch already trained on
+        self.step = 0  # optimiser steps since the start of the run
+        self.best_metric: float | None = None
+        self.last_validation: dict[str, float] = {}
+        self._pending_rng: dict[str, Any] | None = None
+        self._stop_signal: int | None = None
+
+    # ---------------------------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit-exactly (collective: every rank contributes its RNG state)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "batches_done": self.batches_done,
+            "step": self.step,
+            "best_metric": self.best_metric,
+            "last_validation": dict(self.last_validation),
+            "rng_per_rank": all_gather_object(capture_rng_state()),
+            "logger": self.logger.state_dict(),
+            "config": config_to_dict(self.config),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.batches_done, self.step = state["epoch"], state["batches_done"], state["step"]
+        self.best_metric = state["best_metric"]
+        self.last_validation = dict(state["last_validation"])
+        self.logger.load_state_dict(state["logger"])
+        rng_states = state["rng_per_rank"]
+        if len(rng_states) != self.info.world_size:
+            self.logger.info(f"checkpoint was written by {len(rng_states)} processes, now {self.info.world_size}: "
+                             f"random streams restart from rank 0's, so results will not match bit for bit")
+        # Restored after the epoch's DataLoader iterator exists: creating an iterator may draw random numbers.
+        self._pending_rng = rng_states[min(self.info.rank, len(rng_states) - 1)]
+
+    def save_checkpoint(self, is_best: bool = False, epoch_finished: int | None = None) -> None:
+        self._raise_if_non_finite()
+        self.checkpoints.save(self.state_dict(), epoch_finished=epoch_finished, is_best=is_best)
+
+    # ---------------------------------------------------------------------------------------------- signals
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stop_signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        self._stop_signal = signum
+        self.logger.info(f"received {signal.Signals(signum).name}: saving a checkpoint at the next step boundary")
+
+    @contextlib.contextmanager
+    def _signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _stop_requested(self) -> bool:
+        flag = torch.tensor([1.0 if self._stop_signal is not None else 0.0])
+        if self.info.distributed:  # every rank must stop at the same step
+            flag = all_reduce_sum(flag.to(self.device)).cpu()
+        return bool(flag.item() > 0)
+
+    # ---------------------------------------------------------------------------------------------- checks
+    def _raise_if_non_finite(self) -> None:
+        first_bad = getattr(self, "_first_bad_step", None)
+        if first_bad is None:
+            return
+        bad_ranks = all_reduce_sum((first_bad >= 0).float().reshape(1)).item()
+        if bad_ranks > 0:
+            where = (f"at optimiser step {int(first_bad.item()) + 1}" if first_bad.item() >= 0
+                     else "on another process")
+            raise NonFiniteLossError(
+                f"training loss became NaN/inf {where} (epoch {self.epoch + 1}); stopping. The last checkpoint "
+                f"in {self.checkpoints.directory} predates it. Lower the lr, set --grad-clip, or try --amp bf16/off")
+
+    # ---------------------------------------------------------------------------------------------- loop
+    def fit(self) -> TrainResult:
+        """Train for ``config.epochs`` epochs (resuming first if ``config.resume`` says so)."""
+        config = self.config
+        state = self.checkpoints.resume(config.resume, map_location=self.device)
+        if state is not None:
+            self.load_state_dict(state)
+        status = "finished"
+        with self._signal_handlers():
+            while self.epoch < config.epochs:
+                status = self._train_epoch()
+                if status == "interrupted":
+                    self.save_checkpoint()
+                    self.logger.info(f"interrupted: checkpoint saved at step {self.step}; resume with --resume auto")
+                    break
+                epoch_finished = self.epoch + (1 if status == "epoch_done" else 0)
+                last_epoch = epoch_finished >= config.epochs or status == "max_steps"
+                is_best = False
+                if self.val_loader is not None and (last_epoch or epoch_finished % config.eval_every == 0):
+                    is_best = self._validate()
+                if status == "epoch_done":
+                    self.epoch, self.batches_done = epoch_finished, 0
+                self.save_checkpoint(is_best=is_best, epoch_finished=epoch_finished if status == "epoch_done"
+                                     else None)
+                if status == "max_steps":
+                    self.logger.info(f"--max-steps {config.max_steps} reached")
+                    break
+        self.logger.save_curves()
+        return TrainResult(status if status != "epoch_done" else "finished", self.epoch, self.step,
+                           self.best_metric, self.last_validation)
+
+    def _validate(self) -> bool:
+        metrics = validate(self.forward_model, self.val_loader, self.preprocess, self.loss_fn, self.accuracy_fn,
+                           self.device, self.amp_dtype, show_progress=not self.config.no_progress)
+        self.last_validation = metrics
+        self.logger.scalars({f"val/{k}": v for k, v in metrics.items()}, self.step)
+        value = metrics.get(self.config.best_metric)
+        if value is None:
+            raise KeyError(f"--best-metric {self.config.best_metric!r} is not among the validation metrics "
+                           f"{sorted(metrics)}")
+        is_best = self.best_metric is None or value > self.best_metric
+        if is_best:
+            self.best_metric = value
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        self.logger.info(f"validation after epoch {self.epoch + 1}: {summary} (best {self.best_metric:.4g})")
+        return is_best
+
+    def _train_epoch(self) -> str:
+        """Train the rest of ``self.epoch``; returns ``epoch_done``, ``max_steps`` or ``interrupted``."""
+        config, loader = self.config, self.train_loader
+        total = batches_per_epoch(loader, self.epoch, config.seed)
+        to_discard = set_loader_epoch(loader, self.epoch, config.seed, skip_batches=self.batches_done)
+        iterator = iter(loader)
+        for _ in range(to_discard):  # the sampler cannot skip: consume the batches already trained on
+            next(iterator)
+        if self._pending_rng is not None:
+            restore_rng_state(self._pending_rng)
+            self._pending_rng = None
+        self.model.train()
+        if self.partial_bn:
+            freeze_partial_bn(self.model)
+        window = _Window(self.device)
+        self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+        progress = _progress(total, self.batches_done, f"epoch {self.epoch + 1}/{config.epochs}",
+                             self.info.is_main and not config.no_progress)
+        accum = config.accum_steps
+        tick = time.perf_counter()
+        for batch_index in range(self.batches_done, total):
+            batch = next(iterator)
+            data_time = time.perf_counter() - tick
+            group_start = batch_index - batch_index % accum
+            group_size = min(accum, total - group_start)
+            is_step = batch_index + 1 == group_start + group_size
+            clip = batch["clip"].to(self.device, non_blocking=True)
+            labels = move_to_device(batch["label"], self.device)
+            inputs, targets = self.preprocess(clip, labels, True)
+            if config.channels_last and inputs.dim() == 5:
+                inputs = inputs.contiguous(memory_format=torch.channels_last_3d)
+            sync = contextlib.nullcontext() if is_step or not self.info.distributed else self.ddp_model.no_sync()
+            with sync:
+                with autocast_context(self.device, self.amp_dtype):
+                    logits = self.forward_model(inputs)
+                    loss = self.loss_fn(logits, targets)
+                self.scaler.scale(loss / group_size).backward()
+            loss = loss.detach().float()
+            self._first_bad_step = torch.where((self._first_bad_step < 0) & ~torch.isfinite(loss),
+                                               self.step, self._first_bad_step)
+            with torch.no_grad():
+                window.add(loss, self.accuracy_fn(logits, labels), clip.shape[0], data_time)
+            if is_step:
+                # Position of the group's first batch: the lr PySlowFast sets at the start of an iteration.
+                lr = self.schedule.step(self.optimizer, self.epoch, group_start, total)
+                if config.grad_clip is not None:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                self.batches_done = batch_index + 1
+                if self.step % config.log_every == 0:
+                    self._raise_if_non_finite()
+                    self._log_window(window, lr, progress)
+                if self._stop_requested():
+                    progress.close()
+                    return "interrupted"
+                if config.max_steps is not None and self.step >= config.max_steps:
+                    progress.close()
+                    return "max_steps"
+            progress.update(1)
+            tick = time.perf_counter()
+        progress.close()
+        self._raise_if_non_finite()
+        if window.batches:
+            self._log_window(window, self.schedule.last_lr, None)
+        return "epoch_done"
+
+    def _log_window(self, window: "_Window", lr: float, progress: Any) -> None:
+        values = window.summary(self.info.world_size)
+        values["lr"] = lr
+        if self.device.type == "cuda":
+            values["gpu_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+        self.logger.scalars({f"train/{k}": v for k, v in values.items()}, self.step)
+        if progress is not None:
+            progress.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:.3g}")
+        window.reset()
+
+
+class _Window:
+    """Running sums since the last log line, kept on the device (no per-step host sync)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.correct: dict[str, torch.Tensor] = {}
+        self.samples = self.batches = 0
+        self.data_time = 0.0
+        self.start = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, correct: dict[str, torch.Tensor], samples: int, data_time: float) -> None:
+        self.loss_sum += loss * samples
+        for name, count in correct.items():
+            self.correct[name] = self.correct.get(name, 0) + count.float()
+        self.samples += samples
+        self.batches += 1
+        self.data_time += data_time
+
+    def summary(self, world_size: int) -> dict[str, float]:
+        names = sorted(self.correct)
+        packed = torch.stack([self.loss_sum, *[self.correct[n] for n in names],
+                              torch.tensor(float(self.samples), device=self.device)])
+        packed = all_reduce_sum(packed).cpu()
+        samples = max(packed[-1].item(), 1.0)
+        elapsed = time.perf_counter() - self.start
+        values = {"loss": packed[0].item() / samples}
+        values.update({name: 100.0 * packed[i + 1].item() / samples for i, name in enumerate(names)})
+        values["data_time"] = self.data_time / max(self.batches, 1)
+        values["step_time"] = elapsed / max(self.batches, 1)
+        values["clips_per_second"] = self.samples * world_size / max(elapsed, 1e-9)
+        return values
+
+
+def _progress(total: int, initial: int, description: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=description, disable=not enabled, dynamic_ncols=True,
+                leave=False)
+

@@ -1,0 +1,145 @@
+"""Write annotation lists (and class-index maps) from a folder tree or from a dataset's released label files.
+
+From a class-folder tree ``ROOT/<class name>/<video file or frame folder>`` (Kinetics, UCF101, HMDB51 layout)::
+
+    python -m common.tools.build_lists folders data/k400/train --format slowfast_csv --out train.csv \\
+        --classes-out classes.txt
+    python -m common.tools.build_lists folders data/k400/val --format slowfast_csv --out val.csv --classes classes.txt
+    python -m common.tools.build_lists folders data/k400/frames --format rawframes --out train.txt
+
+Class indices follow the sorted class-folder names (PySlowFast and MMAction do the same); pass ``--classes`` to reuse
+the map of another split. From Something-Something v1/v2 or Jester label files plus extracted frames, the TSM
+``gen_label`` equivalent (``folder num_frames label`` lists with counted frames, and ``category.txt``)::
+
+    python -m common.tools.build_lists ssv2 --labels something-something-v2-labels.json \\
+        --split something-something-v2-train.json --frames-root data/ssv2/frames --template "{:06d}.jpg" \\
+        --out train_videofolder.txt --classes-out category.txt
+
+Paths in the lists are relative to the tree root / frames root (give that root as ``--data-root`` when training),
+or absolute with ``--absolute``. A missing or empty frame folder is an error naming it, unless ``--skip-missing``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from common.data import annotations as ann
+from common.data.frame_folder import FrameFolderError, count_frames
+from common.tools.check_videos import VIDEO_SUFFIXES
+
+
+def scan_class_folders(root: str | os.PathLike, kind: str, class_names: list[str] | None = None
+                       ) -> tuple[list[tuple[str, int]], list[str]]:
+    """``[(relative path, label)]`` of the videos (``kind="videos"``) or frame folders under ``root/<class>/``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if class_names is None:
+        class_names = found
+    unknown = sorted(set(found) - set(class_names))
+    if unknown:
+        raise ValueError(f"{root}: class folders {unknown[:5]} are not in the given class list")
+    items = []
+    for label, name in enumerate(class_names):
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir()):
+            if (kind == "videos" and entry.suffix.lower() in VIDEO_SUFFIXES) or (kind == "frames" and entry.is_dir()):
+                items.append((str(entry.relative_to(root)), label))
+    return items, class_names
+
+
+def frame_counts(root: str | os.PathLike, folders: list[str], template: str, skip_missing: bool) -> list[int | None]:
+    """Frames per folder (None for a missing or empty folder when ``skip_missing``)."""
+    counts = []
+    for folder in tqdm(folders, desc="counting frames", unit="folder"):
+        try:
+            count = count_frames(Path(root) / folder, template)
+        except FrameFolderError:
+            count = 0
+        if count == 0 and not skip_missing:
+            raise FrameFolderError(f"{Path(root) / folder}: missing or has no frames named like {template!r} "
+                                   "(--skip-missing leaves it out)")
+        counts.append(count or None)
+    return counts
+
+
+def write_list(path: str | os.PathLike, rows: list[str]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("".join(row + "\n" for row in rows), encoding="utf-8")
+
+
+def build_from_folders(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    given = ann.read_class_names(args.classes) if args.classes else None
+    kind = "videos" if args.format == "slowfast_csv" else "frames"
+    items, class_names = scan_class_folders(args.root, kind, given)
+    if not items:
+        raise FileNotFoundError(f"{args.root}: no {kind} found under <class>/ folders")
+    paths = [os.path.join(os.path.abspath(args.root), p) if args.absolute else p for p, _ in items]
+    if kind == "videos":
+        return [f"{path}{args.separator}{label}" for path, (_, label) in zip(paths, items)], class_names
+    counts = frame_counts(args.root, [p for p, _ in items], args.template, args.skip_missing)
+    rows = [f"{path} {count} {label}" for path, count, (_, label) in zip(paths, counts, items) if count]
+    return rows, class_names
+
+
+def build_from_release(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    if args.source == "ssv2":
+        records = ann.read_ssv2(args.labels, args.split)
+        class_names = ann.read_class_names(args.labels)
+    else:
+        reader = ann.read_sthv1 if args.source == "sthv1" else ann.read_jester
+        records = reader(args.labels, args.split, sort_categories=args.source == "sthv1")
+        class_names = ann.read_class_names(args.labels)
+        class_names = sorted(class_names) if args.source == "sthv1" else class_names
+    counts = frame_counts(args.frames_root, [r.path for r in records], args.template, args.skip_missing)
+    root = os.path.abspath(args.frames_root)
+    rows = [f"{os.path.join(root, r.path) if args.absolute else r.path} {count} {r.label}"
+            for r, count in zip(records, counts) if count]
+    return rows, class_names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m common.tools.build_lists", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("source", choices=["folders", "ssv2", "sthv1", "jester"],
+                        help="a class-folder tree, or a dataset's released label files")
+    parser.add_argument("root", nargs="?", help="(folders) the tree root holding one folder per class")
+    parser.add_argument("--format", choices=["slowfast_csv", "rawframes"], default="slowfast_csv",
+                        help="(folders) 'path label' for videos or 'folder num_frames label' for frame folders")
+    parser.add_argument("--classes", help="(folders) reuse this class list (one name per line) for the labels")
+    parser.add_argument("--labels", help="(ssv2/sthv1/jester) the category file: labels json or labels csv")
+    parser.add_argument("--split", help="(ssv2/sthv1/jester) the split file: train/validation json or csv")
+    parser.add_argument("--frames-root", help="(ssv2/sthv1/jester) folder holding one frame folder per video id")
+    parser.add_argument("--template", default="img_{:05d}.jpg", help="frame file template, for counting frames")
+    parser.add_argument("--separator", default=" ", help="field separator of slowfast_csv lists")
+    parser.add_argument("--absolute", action="store_true", help="write absolute paths")
+    parser.add_argument("--skip-missing", action="store_true", help="leave out missing or empty frame folders")
+    parser.add_argument("--out", required=True, help="list file to write")
+    parser.add_argument("--classes-out", help="write the class names, one per line in label order")
+    args = parser.parse_args(argv)
+    if args.source == "folders" and not args.root:
+        parser.error("folders: give the tree root")
+    if args.source != "folders" and not (args.labels and args.split and args.frames_root):
+        parser.error(f"{args.source}: --labels, --split and --frames-root are required")
+    try:
+        rows, class_names = (build_from_folders if args.source == "folders" else build_from_release)(args)
+    except (OSError, ValueError, FrameFolderError) as error:  # AnnotationError is a ValueError
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    write_list(args.out, rows)
+    if args.classes_out:
+        write_list(args.classes_out, class_names)
+    print(f"wrote {len(rows)} entries ({len(class_names)} classes) to {args.out}"
+          + (f"; class list: {args.classes_out}" if args.classes_out else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Sampler indices against cases worked out by hand from each reference code base's formulas.
+
+Reference indices are written as the reference returns them; TSM / old-MMAction numbers are 1-based there, so the
+tests subtract 1. Every expected list below was computed on paper from the formula quoted next to it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.data.samplers import (MMActionSampleFrames, SlowFastClipSampler, SlowFastSegmentSampler,
+                                  TSNSegmentSampler)
+
+
+def one_based(values: list[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64) - 1
+
+
+# ----------------------------------------------------------------------------------------------- TSN / TSM / MAS-Net
+def test_tsn_test_centres_and_twice_sample_match_tsm_worked_example() -> None:
+    # N=37, T=8: tick=4.625, centres int(tick/2 + tick*k) + 1, starts int(tick*k) + 1 (masnet spec 2.5 table).
+    sampler = TSNSegmentSampler(8, twice_sample=True)
+    assert sampler.num_test_clips == 2
+    np.testing.assert_array_equal(sampler.test_indices(37, 0), one_based([3, 7, 12, 17, 21, 26, 31, 35]))
+    np.testing.assert_array_equal(sampler.test_indices(37, 1), one_based([1, 5, 10, 14, 19, 24, 28, 33]))
+    assert sampler.test_indices(37, 0).dtype == np.int64
+
+
+def test_tsn_val_rule_short_video_is_first_frame_but_test_rule_spreads() -> None:
+    val, test = TSNSegmentSampler(8, test_rule="val"), TSNSegmentSampler(8)
+    np.testing.assert_array_equal(val.test_indices(8, 0), np.zeros(8))  # N <= T: all frame 1 (ST-ABN Q5)
+    np.testing.assert_array_equal(val.test_indices(37, 0), test.test_indices(37, 0))
+    # test rule for N=5: tick=0.625 -> int(0.3125 + 0.625k) = 0,0,1,2,2,3,4,4
+    np.testing.assert_array_equal(test.test_indices(5, 0), [0, 0, 1, 2, 2, 3, 4, 4])
+
+
+def test_tsn_dense_window_val_wraps_and_test_spreads_ten_windows() -> None:
+    sampler = TSNSegmentSampler(8, dense_sample=True, test_rule="val")
+    # N=37 <= 64: window starts at 0, stride 64//8 = 8, wraps modulo 37 (masnet spec 2.5 "val with dense").
+    np.testing.assert_array_equal(sampler.test_indices(37, 0), one_based([1, 9, 17, 25, 33, 4, 12, 20]))
+    # N=100: MAS-Net centres the window at (max(1, 100-63) - 1) // 2 = 18.
+    np.testing.assert_array_equal(sampler.test_indices(100, 0), 18 + 8 * np.arange(8))
+    dense = TSNSegmentSampler(8, dense_sample=True)
+    assert dense.num_test_clips == 10
+    # TSM test_models: starts = linspace(0, 100 - 64, 10) as int = 0, 4, 8, ..., 36.
+    np.testing.assert_array_equal(dense.test_indices(100, 2), 8 + 8 * np.arange(8))
+    np.testing.assert_array_equal(dense.test_indices(100, 9), 36 + 8 * np.arange(8))
+
+
+def test_tsn_dense_train_start_range() -> None:
+    sampler = TSNSegmentSampler(8, dense_sample=True)
+    rng = np.random.default_rng(0)
+    starts = {int(sampler.train_indices(70, rng)[0]) for _ in range(200)}
+    assert starts == set(range(0, 6))  # randint(0, 70 - 64), upper bound exclusive
+    np.testing.assert_array_equal(sampler.train_indices(50, rng), (8 * np.arange(8)) % 50)  # N <= 64: start 0
+
+
+def test_masnet_uniform_test_clips() -> None:
+    sampler = TSNSegmentSampler(8, uniform_test_clips=10)
+    assert sampler.num_test_clips == 10
+    # N=37: phases floor(linspace(0, 3.625, 10)) = [0,0,0,1,1,2,2,2,3,3]; clip 3 uses int(4.625k + 1).
+    np.testing.assert_array_equal(sampler.test_indices(37, 3), [1, 5, 10, 14, 19, 24, 28, 33])
+    np.testing.assert_array_equal(sampler.test_indices(37, 0), [0, 4, 9, 13, 18, 23, 27, 32])
+    # N=5 < T: tick=0.625, phase floor(-0.1875) = -1 -> int(0.625k - 1) = -1,0,0,0,1,2,2,3; -1 falls back to 0.
+    short = TSNSegmentSampler(8, uniform_test_clips=3)
+    np.testing.assert_array_equal(short.test_indices(5, 1), [0, 0, 0, 0, 1, 2, 2, 3])
+
+
+def test_tsn_train_offsets_stay_in_their_segment_and_short_video_is_still() -> None:
+    sampler = TSNSegmentSampler(8)
+    rng = np.random.default_rng(1)
+    draws = np.stack([sampler.train_indices(37, rng) for _ in range(300)])  # avg = 37 // 8 = 4
+    for k in range(8):
+        assert set(draws[:, k].tolist()) == set(range(4 * k, 4 * k + 4))
+    np.testing.assert_array_equal(sampler.train_indices(5, rng), np.zeros(8))
+
+
+def test_tsn_new_length_snippets_tsm_and_old_mmaction() -> None:
+    tsm = TSNSegmentSampler(2, new_length=3)
+    # N=10: tick=(10-3+1)/2=4, centres 2 and 6, each followed by 2 more frames.
+    np.testing.assert_array_equal(tsm.test_indices(10, 0), [2, 3, 4, 6, 7, 8])
+    # N=2, T=1, L=3: TSM loads p=1,2,2 (p advances while p < N, 1-based).
+    np.testing.assert_array_equal(TSNSegmentSampler(1, new_length=3).train_indices(2, np.random.default_rng(0)),
+                                  one_based([1, 2, 2]))
+    # ST-ABN _32_2: 1 segment x 32 frames, step 2; old MMAction advances while p + 2 < N (1-based).
+    stabn = TSNSegmentSampler(1, new_length=32, new_step=2, test_rule="val", dialect="mmaction_v0")
+    np.testing.assert_array_equal(stabn.test_indices(21, 0), one_based(list(range(1, 20, 2)) + [19] * 22))
+    # N=100: start int((100-63)/2)+1 = 19 (1-based), 32 frames every 2.
+    np.testing.assert_array_equal(stabn.test_indices(100, 0), one_based(list(range(19, 19 + 64, 2))))
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(stabn.train_indices(50, rng)[:3], [0, 2, 4])  # n < 64: start at frame 1
+    # _get_test_indices of old MMAction: frame 1 everywhere only when N <= L - 1, centres otherwise.
+    test_rule = TSNSegmentSampler(4, new_length=2, dialect="mmaction_v0")
+    np.testing.assert_array_equal(test_rule.test_indices(1, 0), np.zeros(8))
+    # N=6: tick=(6-2+1)/4=1.25, centres int(0.625 + 1.25k) = 0,1,3,4; a snippet stops before the last frame.
+    np.testing.assert_array_equal(test_rule.test_indices(6, 0), [0, 1, 1, 2, 3, 4, 4, 4])
+
+
+def test_tsn_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        TSNSegmentSampler(8, twice_sample=True, dense_sample=True)
+    with pytest.raises(IndexError):
+        TSNSegmentSampler(8).test_indices(37, 1)
+    with pytest.raises(ValueError, match="at least one frame"):
+        TSNSegmentSampler(8).test_indices(0, 0)
+
+
+# ----------------------------------------------------------------------------------------------------- PySlowFast
+def test_slowfast_uniform_views_match_mgma_measured_example() -> None:
+    # MGMA spec: 150-frame 25 fps video, 8x8 at 30 fps, 3 views: clip size 53.33, delta 96.67, starts delta*i/3.
+    sampler = SlowFastClipSampler(8, 8, num_test_clips=3, target_fps=30)
+    np.testing.assert_array_equal(sampler.test_indices(150, 0, fps=25), [0, 7, 14, 22, 29, 37, 44, 52])
+    clip1, clip2 = sampler.test_indices(150, 1, fps=25), sampler.test_indices(150, 2, fps=25)
+    assert clip1[0] == 32 and clip1[-1] == 84 and clip2[0] == 64 and clip2[-1] == 116
+
+
+def test_slowfast_short_video_clamps_to_last_frame_and_offset_sampling() -> None:
+    sampler = SlowFastClipSampler(8, 8, num_test_clips=2, target_fps=None)
+    # clip 64 > N=20: delta 0, linspace(0, 63, 8) = 0, 9, 18, 27, ... clamped to 19.
+    np.testing.assert_array_equal(sampler.test_indices(20, 1), [0, 9, 18, 19, 19, 19, 19, 19])
+    offset = SlowFastClipSampler(8, 4, num_test_clips=3, target_fps=None, use_offset=True)
+    # delta 100-32=68, starts i*floor(68/2): clip 2 = linspace(68, 99, 8) truncated.
+    np.testing.assert_array_equal(offset.test_indices(100, 2), [68, 72, 76, 81, 85, 90, 94, 99])
+
+
+def test_slowfast_train_start_is_uniform_over_delta() -> None:
+    sampler = SlowFastClipSampler(4, 2, target_fps=None)
+    rng = np.random.default_rng(0)
+    firsts = np.array([sampler.train_indices(20, rng)[0] for _ in range(300)])
+    assert firsts.min() == 0 and firsts.max() == 11  # start ~ U(0, 12), truncated
+    assert len(set(firsts.tolist())) == 12
+
+
+def test_slowfast_segment_sampler_ssv2_rule() -> None:
+    # seg = 36/8 = 4.5; bounds round(4.5 i) with half-to-even: 0,4,9,14,18,22,27,32,36; test = (s+e)//2.
+    sampler = SlowFastSegmentSampler(8)
+    np.testing.assert_array_equal(sampler.test_indices(37, 0), [2, 6, 11, 16, 20, 24, 29, 34])
+    draws = np.stack([sampler.train_indices(37, np.random.default_rng(s)) for s in range(200)])
+    assert draws[:, 0].min() == 0 and draws[:, 0].max() == 4 and draws[:, 7].max() == 36
+
+
+# ---------------------------------------------------------------------------------------------------- MMAction 0.x
+def test_mmaction_test_mode_and_twice_sample() -> None:
+    sampler = MMActionSampleFrames(8, 2, 3, twice_sample=True)
+    assert sampler.num_test_clips == 6
+    # N=60: avg=(60-16+1)/3=15; centres int(15k + 7.5) = 7, 22, 37; twice starts 0, 15, 30.
+    np.testing.assert_array_equal(sampler.test_indices(60, 1), 22 + 2 * np.arange(8))
+    np.testing.assert_array_equal(sampler.test_indices(60, 4), 15 + 2 * np.arange(8))
+    # RawframeDataset adds start_index=1: file numbers are ours + 1, which FrameFolderReader(start_index=1) reads.
+    tsm = MMActionSampleFrames(1, 1, 8, twice_sample=True, test_views="per_sample")  # MMAction's TSM test config
+    assert tsm.num_test_clips == 2 and tsm.frames_per_clip == 8
+    # N=37: avg=37/8=4.625, centres int(4.625k + 2.3125) = 2,6,11,16,20,25,30,34; starts int(4.625k).
+    np.testing.assert_array_equal(tsm.test_indices(37, 0), [2, 6, 11, 16, 20, 25, 30, 34])
+    np.testing.assert_array_equal(tsm.test_indices(37, 1), [0, 4, 9, 13, 18, 23, 27, 32])
+
+
+def test_mmaction_short_video_loop_and_repeat_last() -> None:
+    loop = MMActionSampleFrames(8, 2, 1, out_of_bound_opt="loop")
+    repeat = MMActionSampleFrames(8, 2, 1, out_of_bound_opt="repeat_last")
+    # N=10 <= span-1=15: offsets 0; frames 0,2,...,14 -> mod 10 or repeat the last in-range frame (8).
+    np.testing.assert_array_equal(loop.test_indices(10, 0), [0, 2, 4, 6, 8, 0, 2, 4])
+    np.testing.assert_array_equal(repeat.test_indices(10, 0), [0, 2, 4, 6, 8, 8, 8, 8])
+
+
+def test_mmaction_train_branches() -> None:
+    sampler = MMActionSampleFrames(8, 2, 3)
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # avg = 45 // 3 = 15: clip k starts in [15k, 15k + 14]
+        starts = sampler.train_indices(60, rng).reshape(3, 8)[:, 0]
+        assert all(15 * k <= s < 15 * k + 15 for k, s in enumerate(starts))
+    # N=16: avg = 1 // 3 = 0 and N <= max(3, 16): starts around(k / 3) = 0, 0, 1.
+    np.testing.assert_array_equal(sampler.train_indices(16, rng).reshape(3, 8)[:, 0], [0, 0, 1])
+    np.testing.assert_array_equal(sampler.train_indices(10, rng).reshape(3, 8)[:, 0], [0, 0, 0])  # avg < 0

@@ -1,0 +1,76 @@
+"""Flags and presets, the resolved config.json, and the run logger's files."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+
+from common.engine.cli import (add_engine_args, engine_defaults, parse_with_presets, per_process_batch_size,
+                               save_resolved_config)
+from common.engine.logging import RunLogger
+
+PRESETS = {"paper": {"epochs": 70, "batch_size": 32, "lr": 0.01, "amp": "bf16"}}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    add_engine_args(parser)
+    parser.add_argument("--lr", type=float, default=0.1)
+    return parser
+
+
+def test_preset_sets_defaults_and_explicit_flags_win():
+    args = parse_with_presets(_parser(), PRESETS, ["--preset", "paper", "--epochs", "5"])
+    assert (args.epochs, args.batch_size, args.lr, args.amp, args.preset) == (5, 32, 0.01, "bf16", "paper")
+    plain = parse_with_presets(_parser(), PRESETS, ["--lr", "0.3"])
+    assert (plain.epochs, plain.lr, plain.preset) == (1, 0.3, None)
+    with pytest.raises(KeyError, match="momentum"):
+        parse_with_presets(_parser(), {"bad": {"momentum": 0.9}}, ["--preset", "bad"])
+    with pytest.raises(SystemExit):
+        parse_with_presets(_parser(), PRESETS, ["--preset", "nope"])
+
+
+def test_engine_defaults_and_batch_split():
+    args = engine_defaults(epochs=3, resume="auto")
+    assert (args.epochs, args.resume, args.amp, args.accum_steps) == (3, "auto", "off", 1)
+    with pytest.raises(KeyError, match="not engine flags"):
+        engine_defaults(learning_rate=1)
+    assert per_process_batch_size(32, 8) == 4
+    with pytest.raises(ValueError, match="not divisible"):
+        per_process_batch_size(12, 8)
+
+
+def test_save_resolved_config(tmp_path):
+    args = parse_with_presets(_parser(), PRESETS, ["--preset", "paper", "--output-dir", str(tmp_path)])
+    path = save_resolved_config(args, tmp_path, extra={"model": {"parameters": 123}})
+    record = json.loads(path.read_text())
+    assert record["config"]["lr"] == 0.01 and record["config"]["preset"] == "paper"
+    assert record["model"] == {"parameters": 123} and "torch" in record["environment"]
+
+
+def test_help_lists_engine_flags():
+    result = subprocess.run([sys.executable, "-c", "import argparse, sys; from common.engine.cli import "
+                             "add_engine_args; add_engine_args(argparse.ArgumentParser()).parse_args(['--help'])"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0
+    for flag in ("--amp {off,fp16,bf16}", "--resume RESUME", "--accum-steps", "--max-steps", "--sync-bn"):
+        assert flag in result.stdout
+
+
+def test_run_logger_files_and_history(tmp_path):
+    logger = RunLogger(tmp_path, echo=False)
+    logger.info("hello run")
+    logger.scalars({"train/loss": 2.0, "train/lr": 0.1, "train/top1": 10.0}, step=1)
+    logger.scalars({"train/loss": 1.0, "train/lr": 0.01, "val/top1": 30.0}, step=2)
+    restored = RunLogger(tmp_path / "other", is_main=False)
+    restored.load_state_dict(logger.state_dict())
+    assert restored.history["train/loss"] == [(1.0, 2.0), (2.0, 1.0)]
+    png = logger.save_curves()
+    logger.close()
+    assert png.is_file() and png.stat().st_size > 5000
+    assert "hello run" in (tmp_path / "log.txt").read_text()
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert not (tmp_path / "other").exists()  # non-main ranks write nothing
