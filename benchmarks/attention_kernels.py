@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -253,12 +254,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parse_args(argv)
+    load_before = os.getloadavg()  # CPU timings on a shared machine are only as good as its idle cores
     rows = run_benchmark(args)
     print(format_table(rows, COLUMNS))
     device = resolve_device(args.device).type
     name = f"attention_kernels_{device}" + ("_tiny" if args.tiny else "")
     settings = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()
                 if key != "out"}
+    settings["load_average_1min"] = [load_before[0], os.getloadavg()[0]]
     settings["triton"] = importlib.import_module("triton").__version__ if importlib.util.find_spec("triton") else None
     write_json(args.out / f"{name}.json", "attention_kernels", settings, rows)
     write_markdown(args.out / f"{name}.md", f"Trajectory attention kernels ({device})", settings, rows, COLUMNS,

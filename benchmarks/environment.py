@@ -73,8 +73,8 @@ def write_json(path: Path, benchmark: str, settings: dict[str, Any], rows: list[
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    if isinstance(value, float):  # 3 decimals above 1 keep parameter counts in millions exact to the thousand
+        return f"{value:,.3f}" if abs(value) >= 1 else f"{value:.4g}"
     return str(value)
 
 

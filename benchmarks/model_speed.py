@@ -130,8 +130,8 @@ def run_variant(spec: VariantSpec, args: argparse.Namespace, device: torch.devic
     torch.manual_seed(0)
     try:
         overrides = {"attn_backend": args.attn_backend} if args.attn_backend else {}
-        build_kwargs = {**dict(spec.info.get("build_kwargs", {})), **overrides}
-        if impl == "reference":
+        if impl == "reference":  # the reference has its own attention code: only the registered kwargs apply
+            build_kwargs = dict(spec.info.get("build_kwargs", {}))
             model = _reference_builder(spec, args.reference_checkout)(spec.num_classes, **build_kwargs)
         else:
             try:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.distributed import ShardedSampler, all_gather_object, expand_nodelist, slurm_env_to_torch_env
+from common.distributed import ShardedSampler, all_gather_object, gather_to_main
+from common.engine.launch import expand_nodelist, slurm_env_to_torch_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,7 @@ def test_sharded_sampler_train_and_eval_shards():
 
     evaluation = [list(ShardedSampler(10, shuffle=False, rank=r, world_size=3)) for r in range(3)]
     assert sorted(sum(evaluation, [])) == list(range(10))  # every sample exactly once, no padding
-    assert all_gather_object({"rank": 0}) == [{"rank": 0}]
+    assert all_gather_object({"rank": 0}) == gather_to_main({"rank": 0}) == [{"rank": 0}]
 
 
 def test_sbatch_template_wiring():

@@ -114,7 +114,8 @@ def read_slowfast_csv(path: PathLike, *, data_root: PathLike | None = None, sepa
     for number, line in _lines(path):
         fields = line.split(separator)
         if len(fields) != 2:
-            raise AnnotationError(path, number, f"expected 2 fields 'path{separator}label', got {len(fields)}: {line!r}")
+            raise AnnotationError(path, number,
+                                  f"expected 2 fields 'path{separator}label', got {len(fields)}: {line!r}")
         label = _check_label(_int_field(fields[1], "label", path, number), num_classes, path, number)
         records.append(VideoRecord(_join(data_root, fields[0]), label, source=f"{path}:{number}"))
     return records
@@ -131,7 +132,8 @@ def read_rawframe_list(path: PathLike, *, data_root: PathLike | None = None, num
     for number, line in _lines(path):
         fields = line.split(" ")
         if len(fields) != 3:
-            raise AnnotationError(path, number, f"expected 3 fields 'folder num_frames label', got {len(fields)}: {line!r}")
+            raise AnnotationError(path, number,
+                                  f"expected 3 fields 'folder num_frames label', got {len(fields)}: {line!r}")
         num_frames = _int_field(fields[1], "num_frames", path, number)
         label = _check_label(_int_field(fields[2], "label", path, number), num_classes, path, number)
         if num_frames < 1:

@@ -26,6 +26,8 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import torch
 
+from common.distributed import gather_to_main
+
 __all__ = ["MultiViewTestMeter", "IncompleteTestError"]
 
 Scores = torch.Tensor | np.ndarray
@@ -124,12 +126,9 @@ class MultiViewTestMeter:
         self.failures.update(state["failures"])
 
     def gather(self) -> None:
-        """Merge the meters of all ``torch.distributed`` ranks into every rank (no-op without a process group)."""
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return
-        states: list[Any] = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(states, self.state())
-        for state in states:
+        """Merge the meters of all DDP ranks into rank 0's (no-op on one process); other ranks keep their own."""
+        states = gather_to_main(self.state())
+        for state in states or []:
             self.merge(state)
 
     def missing_views(self) -> list[tuple[int, int]]:

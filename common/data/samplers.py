@@ -301,7 +301,9 @@ class MMActionSampleFrames:
 
     Test (``test_mode=True``): ``avg = (N - span + 1) / num_clips`` (a float); when ``N > span - 1`` clip k starts at
     ``int(k * avg + avg / 2)`` and, with ``twice_sample``, clips ``num_clips..2*num_clips-1`` start at ``k * avg``;
-    otherwise (short video) all start at 0. What a test *view* is depends on the model, as in MMAction's recognizers:
+    otherwise (short video) all start at 0; there MMAction forgets ``twice_sample`` and returns only ``num_clips``
+    clips, which breaks the fixed number of views per video, so both halves start at 0 here. What a test *view* is
+    depends on the model, as in MMAction's recognizers:
 
     - ``test_views="per_clip"`` (3D models, e.g. SlowOnly 10 clips): every clip is a view; ``num_test_clips`` is
       ``num_clips`` (doubled by ``twice_sample``) and a view has ``clip_len`` frames;

@@ -40,7 +40,8 @@ ANNOTATION_FORMATS = ("slowfast_csv", "rawframes", "ssv2", "sthv1", "jester", "e
 _PATTERNS = (
     (1, "Moving something from left to right", "Moving something from right to left"),
     (2, "Moving something to the right and back", "Moving something to the left and back"),
-    (3, "Moving something back and forth starting to the right", "Moving something back and forth starting to the left"),
+    (3, "Moving something back and forth starting to the right",
+     "Moving something back and forth starting to the left"),
     (4, "Moving something back and forth twice starting to the right",
      "Moving something back and forth twice starting to the left"),
 )
@@ -176,7 +177,8 @@ class SyntheticDataset:
         return cls(**manifest)
 
 
-def _smooth_texture(rng: np.random.Generator, height: int, width: int, cells: int, low: float, high: float) -> np.ndarray:
+def _smooth_texture(rng: np.random.Generator, height: int, width: int, cells: int, low: float,
+                    high: float) -> np.ndarray:
     """A blocky colour texture: a ``cells x cells`` random grid upsampled to ``[height, width, 3]``."""
     grid = rng.uniform(low, high, size=(cells, cells, 3))
     rows = np.arange(height) * cells // height

@@ -307,9 +307,10 @@ class TestCrop:
 
 class ColorJitter:
     """Clip-consistent colour jitter: with probability ``p``, brightness, contrast and saturation factors
-    ``1 + U(-x, x)`` and a hue shift ``U(-hue, hue)``, applied in a random order, the same for every frame.
-    Brightness blends with black, contrast with each frame's mean grey level, saturation with the per-pixel grey
-    image (torchvision semantics, on uint8 RGB)."""
+    ``1 + U(-x, x)`` applied in a random order, then a hue shift ``U(-hue, hue)``, the same for every frame.
+    torchvision semantics on uint8 RGB: brightness blends with black, contrast with each frame's mean grey level,
+    saturation with the per-pixel grey image. PySlowFast's jitter (Motionformer) works on normalised tensors with
+    BGR grey weights, and ST-ABN's is a different recipe; see their specs."""
 
     def __init__(self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4, hue: float = 0.0,
                  p: float = 0.8) -> None:

@@ -8,15 +8,17 @@ Seek rule (per gap, from the measured keyframe index). Wanted frames are visited
 wanted frame ``w`` with preceding keyframe ``k``, the reader seeks to ``k`` only if the decoder has not yet passed
 ``k`` and forward decoding would cost more frames than seeking does: ``w - pos > (w - k) + SEEK_COST_FRAMES``,
 ``pos`` being the last decoded frame. On long GOPs (keyframe every 250 frames) that almost never holds, so a clip
-costs one seek and one forward pass; on short GOPs (16) sparse TSN frames each get their own seek, which is the
-faster pattern measured in ``shared/specs/anchors.md`` section 2.6. Frames are converted to RGB only when kept.
+costs one seek and one forward pass; on short GOPs (16) sparse TSN frames each get their own seek. Frames are
+converted to RGB only when kept. Measured on this 2-core VM (340x256, 300 frames, one thread; noisy, read ratios):
+GOP 16: 8 TSN frames 33 ms vs 292 ms for a decode from the start, an 8x8 clip 25 vs 164 ms; GOP 250: the same as a
+decode from the start (one seek, then forward), as it must be.
 
 The packet index gives the true frame count even when the container header is wrong or missing (``num_frames`` is
 the demuxed count; the header value stays in ``header_num_frames``). A truncated file whose header survived is read
-up to its last complete packet: the partial packet ends the index, and ``num_frames`` counts what can be decoded. Indices outside ``[0, num_frames)`` raise
-`IndexError` naming the file: clamping is the sampler's job, where each dialect has its own rule. Indexes are cached
-per process, keyed by path, size and modification time. Files without packet timestamps (raw elementary streams)
-fall back to sequential decoding from the start.
+up to its last complete packet: the partial packet ends the index, and ``num_frames`` counts what can be decoded.
+Indices outside ``[0, num_frames)`` raise `IndexError` naming the file: clamping is the sampler's job, where each
+dialect has its own rule. Indexes are cached per process, keyed by path, size and modification time. Files without
+packet timestamps (raw elementary streams) fall back to sequential decoding from the start.
 """
 from __future__ import annotations
 
@@ -32,9 +34,9 @@ import numpy as np
 
 __all__ = ["VideoDecodeError", "VideoReader", "SEEK_COST_FRAMES"]
 
-# Cost of one seek (demuxer seek + decoder flush) in decoded frames; measured on 64-256p H.264 on this 2-core VM.
-SEEK_COST_FRAMES = 4
-_INDEX_CACHE_SIZE = 2048
+# Cost of one seek (demuxer seek + decoder flush) in decoded frames: about 6 for 340x256 H.264 on this 2-core VM.
+SEEK_COST_FRAMES = 6
+_INDEX_CACHE_SIZE = 1024  # videos; about 8 bytes per frame each
 
 
 class VideoDecodeError(RuntimeError):
@@ -45,9 +47,8 @@ class VideoDecodeError(RuntimeError):
 class _PacketIndex:
     """Display-order timestamps of every video frame and where decoding may start."""
 
-    frame_pts: np.ndarray  # int64 [num_frames], sorted; None when the stream has no usable timestamps
+    frame_pts: np.ndarray  # int64 [num_frames], sorted; empty when the stream has no usable timestamps
     keyframe_positions: np.ndarray  # int64 [num_keyframes], display positions of keyframes, sorted
-    keyframe_seek_ts: np.ndarray  # int64 [num_keyframes], timestamp to seek to for each keyframe
     num_packets: int
 
 
@@ -55,7 +56,7 @@ _index_cache: OrderedDict[tuple[str, int, int], _PacketIndex] = OrderedDict()
 
 
 def _build_index(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> _PacketIndex:
-    pts_list, key_pts, key_ts = [], [], []
+    pts_list, key_pts = [], []
     timestamps_ok = True
     for packet in container.demux(stream):
         if packet.is_corrupt:  # a truncated file ends in a partial packet; nothing after it is decodable
@@ -69,14 +70,12 @@ def _build_index(container: av.container.InputContainer, stream: av.video.stream
         pts_list.append(packet.pts)
         if packet.is_keyframe:
             key_pts.append(packet.pts)
-            key_ts.append(packet.pts if packet.dts is None else min(packet.pts, packet.dts))
     frame_pts = np.asarray(pts_list, dtype=np.int64)
     if not timestamps_ok or np.unique(frame_pts).size != frame_pts.size or not key_pts:
-        return _PacketIndex(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), len(pts_list))
+        return _PacketIndex(np.empty(0, np.int64), np.empty(0, np.int64), len(pts_list))
     frame_pts.sort()
-    order = np.argsort(np.asarray(key_pts, dtype=np.int64), kind="stable")
-    key_positions = np.searchsorted(frame_pts, np.asarray(key_pts, dtype=np.int64)[order])
-    return _PacketIndex(frame_pts, key_positions.astype(np.int64), np.asarray(key_ts, np.int64)[order], len(pts_list))
+    key_positions = np.searchsorted(frame_pts, np.sort(np.asarray(key_pts, dtype=np.int64)))
+    return _PacketIndex(frame_pts, key_positions.astype(np.int64), len(pts_list))
 
 
 class VideoReader:
@@ -93,22 +92,18 @@ class VideoReader:
     """
 
     def __init__(self, path: str | os.PathLike, *, threads: int = 1) -> None:
+        self._container = None
         self.path = Path(path)
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
-        self._container = None
         if not self.path.is_file():
             raise VideoDecodeError(f"{self.path}: no such file")
         stat = self.path.stat()
         if stat.st_size == 0:
             raise VideoDecodeError(f"{self.path}: empty file (0 bytes)")
+        self._threads = threads
         try:
-            self._container = av.open(str(self.path), metadata_errors="ignore")
-            if not self._container.streams.video:
-                raise VideoDecodeError(f"{self.path}: no video stream (streams: {list(self._container.streams)})")
-            self._stream = self._container.streams.video[0]
-            self._stream.codec_context.thread_count = threads
-            self._stream.thread_type = "AUTO" if threads > 1 else "SLICE"
+            self._open_container()
             key = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
             index = _index_cache.get(key)
             if index is None:
@@ -129,7 +124,14 @@ class VideoReader:
         if index.num_packets == 0:
             self.close()
             raise VideoDecodeError(f"{self.path}: the video stream has no frames")
-        self._position_of_pts = {int(p): i for i, p in enumerate(index.frame_pts)}
+
+    def _open_container(self) -> None:
+        self._container = av.open(str(self.path), metadata_errors="ignore")
+        if not self._container.streams.video:
+            raise VideoDecodeError(f"{self.path}: no video stream (streams: {list(self._container.streams)})")
+        self._stream = self._container.streams.video[0]
+        self._stream.codec_context.thread_count = self._threads
+        self._stream.thread_type = "AUTO" if self._threads > 1 else "SLICE"
 
     # ----------------------------------------------------------------------------------------------- metadata
     @property
@@ -194,8 +196,10 @@ class VideoReader:
         return np.stack([decoded[int(i)] for i in wanted])  # [N, H, W, 3]
 
     def _decode_sequential(self, unique: np.ndarray) -> dict[int, np.ndarray]:
-        """Decode from the start, counting frames; for streams without usable timestamps."""
-        self._container.seek(0)
+        """Decode from the start, counting frames; for streams without usable timestamps (often unseekable too, so
+        the file is reopened instead of rewound)."""
+        self._container.close()
+        self._open_container()
         wanted, last, decoded = set(unique.tolist()), int(unique[-1]), {}
         for position, frame in enumerate(self._decoded_frames()):
             if position in wanted:
@@ -227,12 +231,14 @@ class VideoReader:
     def _frames_from_keyframe(self, key_slot: int, target: int):
         """Seek to keyframe ``key_slot`` and yield ``(position, frame)`` in display order.
 
-        If the demuxer lands after ``target`` (containers whose seek index disagrees with the packet timestamps),
-        retry from the previous keyframe, ending with a decode from the stream start.
+        The seek target is the keyframe's presentation timestamp: the mp4 and Matroska demuxers index keyframes by
+        it (seeking to the decode timestamp lands one GOP early). If the demuxer lands after ``target`` (a container
+        whose index disagrees with its packets), retry from the previous keyframe, ending at the stream start.
         """
         for slot in range(key_slot, -2, -1):
             if slot >= 0:
-                self._container.seek(int(self._index.keyframe_seek_ts[slot]), stream=self._stream)
+                keyframe_pts = self._index.frame_pts[self._index.keyframe_positions[slot]]
+                self._container.seek(int(keyframe_pts), stream=self._stream)
             else:
                 self._container.seek(0)
             frames = self._positioned_frames()
@@ -255,9 +261,12 @@ class VideoReader:
         yield from self._stream.decode(None)  # drain the frames the decoder still holds
 
     def _positioned_frames(self):
+        frame_pts = self._index.frame_pts
         for frame in self._decoded_frames():
-            position = self._position_of_pts.get(frame.pts) if frame.pts is not None else None
-            if position is not None:
+            if frame.pts is None:
+                continue
+            position = int(np.searchsorted(frame_pts, frame.pts))
+            if position < frame_pts.size and frame_pts[position] == frame.pts:
                 yield position, frame
 
     # ------------------------------------------------------------------------------------------- lifecycle

@@ -2,7 +2,7 @@
 
 * :func:`validate`: one view per video (the val loader's), loss and accuracy summed on every rank and
   all-reduced, so the numbers are those of the whole set whatever the number of processes (the loader from
-  :func:`common.engine.loader.make_loader` gives every sample to exactly one rank, no padding duplicates).
+  ``common.data.datasets.build_loader(train=False)`` gives every sample to exactly one rank, no padding duplicates).
 * :func:`multiview_test`: every rank scores its share of the test views into a
   ``common.data.multiview.MultiViewTestMeter`` (keyed by ``(video_index, view_index)``); the meters are gathered
   to rank 0.
@@ -17,11 +17,10 @@ from torch import nn
 from tqdm import tqdm
 
 from common.distributed import all_reduce_sum, gather_to_main, get_rank, is_main_process
+from common.engine.batch import Preprocess, move_to_device
 
 if TYPE_CHECKING:
     from common.data.multiview import MultiViewTestMeter
-
-Preprocess = Callable[[torch.Tensor, Any, bool], tuple[torch.Tensor, Any]]
 
 
 def autocast_context(device: torch.device, amp_dtype: torch.dtype | None):
@@ -29,17 +28,6 @@ def autocast_context(device: torch.device, amp_dtype: torch.dtype | None):
     if amp_dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=amp_dtype)
-
-
-def move_to_device(value: Any, device: torch.device) -> Any:
-    """Tensors (also inside dicts / lists) to ``device`` with non-blocking copies."""
-    if isinstance(value, torch.Tensor):
-        return value.to(device, non_blocking=True)
-    if isinstance(value, dict):
-        return {k: move_to_device(v, device) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(move_to_device(v, device) for v in value)
-    return value
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[str, torch.Tensor]:
@@ -56,6 +44,35 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]
     return {f"top{k}": hits[:, : min(k, max_k)].any(dim=1).sum() for k in ks}
 
 
+class MetricSums:
+    """Sample-weighted loss and correct counts kept on the device (no per-step host sync); :meth:`summary`
+    all-reduces them over ranks into the mean loss and accuracies in percent."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.loss_sum = torch.zeros((), device=device)
+        self.correct: dict[str, torch.Tensor] = {}
+        self.samples = 0
+
+    def add(self, loss: torch.Tensor, correct: dict[str, torch.Tensor], samples: int) -> None:
+        self.loss_sum += loss.detach().float() * samples
+        for name, count in correct.items():
+            self.correct[name] = self.correct.get(name, 0) + count.float()
+        self.samples += samples
+
+    def summary(self) -> dict[str, float]:
+        names = sorted(self.correct)
+        packed = torch.stack([self.loss_sum, *[self.correct[n] for n in names],
+                              torch.tensor(float(self.samples), device=self.device)])
+        packed = all_reduce_sum(packed).cpu()
+        total = packed[-1].item()
+        if total == 0:
+            raise ValueError("no samples were seen (empty loader?)")
+        metrics = {"loss": packed[0].item() / total}
+        metrics.update({name: 100.0 * packed[i + 1].item() / total for i, name in enumerate(names)})
+        return metrics
+
+
 @torch.no_grad()
 def validate(model: nn.Module, loader: torch.utils.data.DataLoader, preprocess: Preprocess,
              loss_fn: Callable[[Any, Any], torch.Tensor],
@@ -64,9 +81,7 @@ def validate(model: nn.Module, loader: torch.utils.data.DataLoader, preprocess: 
     """Mean loss and accuracies (%) over the whole validation set (all ranks together)."""
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), device=device)
-    correct: dict[str, torch.Tensor] = {}
-    samples = 0
+    sums = MetricSums(device)
     for batch in tqdm(loader, desc="validate", leave=False, disable=not (show_progress and is_main_process())):
         clip = batch["clip"].to(device, non_blocking=True)
         labels = move_to_device(batch["label"], device)
@@ -74,20 +89,9 @@ def validate(model: nn.Module, loader: torch.utils.data.DataLoader, preprocess: 
         with autocast_context(device, amp_dtype):
             logits = model(inputs)
             loss = loss_fn(logits, targets)
-        loss_sum += loss.float() * clip.shape[0]
-        for name, count in accuracy_fn(logits, labels).items():
-            correct[name] = correct.get(name, 0) + count.float()
-        samples += clip.shape[0]
+        sums.add(loss, accuracy_fn(logits, labels), clip.shape[0])
     model.train(was_training)
-    names = sorted(correct)
-    packed = torch.stack([loss_sum, *[correct[n] for n in names], torch.tensor(float(samples), device=device)])
-    packed = all_reduce_sum(packed).cpu()
-    total = packed[-1].item()
-    if total == 0:
-        raise ValueError("the validation loader yielded no samples")
-    metrics = {"loss": packed[0].item() / total}
-    metrics.update({name: 100.0 * packed[i + 1].item() / total for i, name in enumerate(names)})
-    return metrics
+    return sums.summary()
 
 
 @torch.no_grad()
@@ -96,14 +100,19 @@ def multiview_test(model: nn.Module, loader: torch.utils.data.DataLoader, meter:
                    show_progress: bool = True) -> "MultiViewTestMeter":
     """Score every test view into ``meter`` (a ``common.data.multiview.MultiViewTestMeter``).
 
-    Each rank scores its share of the views (use :func:`common.engine.loader.make_loader` with ``train=False``);
+    Each rank scores its share of the views (``common.data.datasets.build_loader(..., train=False)``);
     the meters are then gathered to rank 0, which alone holds the complete result (call ``finalize`` / ``metrics``
     / ``save`` there). Scores enter the meter as float32 logits; the meter applies its softmax / sum / mean rule.
-    Batches must carry ``video_index`` and ``view_index`` (the test dataset's items do).
+    Batches must carry ``video_index`` and ``view_index`` (the test dataset's items do); views the dataset
+    reported unreadable (``batch["missing_views"]``) go to ``meter.report_missing``.
     """
     was_training = model.training
     model.eval()
     for batch in tqdm(loader, desc="test views", disable=not (show_progress and is_main_process())):
+        for video_index, view_index, reason in batch.get("missing_views", ()):
+            meter.report_missing(video_index, view_index, reason)  # unreadable views (test_failure="report")
+        if "clip" not in batch:
+            continue
         if "video_index" not in batch or "view_index" not in batch:
             raise KeyError("multi-view testing needs batches with 'video_index' and 'view_index' (use the test "
                            "dataset, which expands every video into its views)")

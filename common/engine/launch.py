@@ -11,7 +11,7 @@ import re
 
 
 def expand_nodelist(nodelist: str) -> list[str]:
-    """Expand a Slurm node list such as ``gpu[01-03,07],cpu5`` into host names (what ``scontrol show hostnames`` does)."""
+    """Expand a Slurm node list such as ``gpu[01-03,07],cpu5`` into host names, as ``scontrol show hostnames``."""
     hosts: list[str] = []
     for match in re.finditer(r"([^,\[]+)(?:\[([^\]]+)\])?", nodelist):
         prefix, ranges = match.group(1), match.group(2)

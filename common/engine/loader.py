@@ -1,42 +1,16 @@
-"""DataLoaders for the engine: rank-sharded, seeded per epoch, resumable inside an epoch.
+"""Epoch bookkeeping of training loaders: shuffle order, worker seeds and mid-epoch resume.
 
-Use :func:`make_loader` for both training and validation/test sets so that DDP sharding, per-epoch shuffling and
-mid-epoch resume (the trainer skips already-seen samples through :class:`~common.distributed.ShardedSampler`)
-behave the same in every project. Worker seeds are drawn from a loader-owned generator that the trainer reseeds
-with ``seed`` and the epoch, so they do not depend on (nor consume) the global torch RNG.
+Loaders come from ``common.data.datasets.build_loader`` (video datasets) or any ``DataLoader`` whose sampler is a
+:class:`~common.distributed.ShardedSampler`; with such a sampler the trainer resumes inside an epoch by skipping
+the already-seen samples in the sampler instead of decoding them. Worker seeds are drawn from the loader's own
+generator, which :func:`set_loader_epoch` reseeds from ``seed`` and the epoch, so they neither depend on nor
+consume the global torch RNG.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from torch.utils.data import DataLoader
 
-import torch
-from torch.utils.data import DataLoader, Dataset
-
-from common.distributed import ShardedSampler, seed_worker
-
-
-def make_loader(dataset: Dataset, batch_size: int, train: bool, workers: int = 4, seed: int = 0,
-                collate_fn: Callable[[list[Any]], Any] | None = None, drop_last: bool | None = None,
-                pin_memory: bool | None = None, prefetch_factor: int | None = None,
-                rank: int | None = None, world_size: int | None = None) -> DataLoader:
-    """A DataLoader over this process's shard of ``dataset``.
-
-    Args:
-        batch_size: per-process batch size (see :func:`common.engine.cli.per_process_batch_size`).
-        train: shuffle with ``seed + epoch`` and drop the last incomplete batch (unless ``drop_last`` says
-            otherwise); evaluation keeps dataset order and every sample exactly once over all ranks.
-        workers: worker processes (0 = load in the main process).
-        pin_memory: default: when CUDA is available (needed for non-blocking host-to-device copies).
-    """
-    sampler = ShardedSampler(len(dataset), shuffle=train, seed=seed, rank=rank, world_size=world_size,
-                             drop_last=False)
-    return DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate_fn,
-        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
-        drop_last=train if drop_last is None else drop_last, worker_init_fn=seed_worker,
-        generator=torch.Generator().manual_seed(seed),
-        prefetch_factor=prefetch_factor if workers > 0 else None,
-    )
+from common.distributed import ShardedSampler
 
 
 def set_loader_epoch(loader: DataLoader, epoch: int, seed: int, skip_batches: int = 0) -> int:

@@ -9,6 +9,7 @@ that uses SDPA reports the same FLOPs as the reference implementation written wi
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -65,7 +66,8 @@ def count_flops(model: nn.Module, inputs: torch.Tensor | tuple[torch.Tensor, ...
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit deprecation notices from fvcore's tracer
             total = flop_analysis(model, inputs).total()
     finally:
         model.train(was_training)

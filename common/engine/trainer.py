@@ -30,12 +30,14 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
-from common.data.device_transforms import IMAGENET_MEAN, IMAGENET_STD, Normalize
+from common.data.device_transforms import IMAGENET_MEAN, IMAGENET_STD
 from common.distributed import DistInfo, all_gather_object, all_reduce_sum, convert_sync_batchnorm
+from common.engine.batch import ClipPreprocessor, Preprocess, move_to_device
 from common.engine.checkpoint import CheckpointManager, capture_rng_state, restore_rng_state
-from common.engine.cli import config_to_dict
-from common.engine.evaluate import Preprocess, autocast_context, move_to_device, topk_correct, validate
+from common.engine.cli import config_to_dict, save_resolved_config
+from common.engine.evaluate import MetricSums, autocast_context, topk_correct, validate
 from common.engine.loader import batches_per_epoch, set_loader_epoch
 from common.engine.logging import RunLogger
 from common.engine.param_groups import freeze_partial_bn
@@ -59,43 +61,6 @@ class TrainResult:
     last_validation: dict[str, float]
 
 
-class ClipPreprocessor:
-    """Device-side batch preparation: uint8 clip -> normalised float, then train-only augmentation.
-
-    Args:
-        mean, std: per-channel statistics of pixels scaled to [0, 1] (``common.data.device_transforms`` has the
-            papers' constants: ``IMAGENET_*`` for TSM / MAS-Net, ``HALF_*`` for Motionformer, ``SLOWFAST_*``).
-        bgr: reverse the channel order first (Motionformer's EPIC-Kitchens models were trained on BGR).
-        train_transforms: ``float clips -> float clips`` applied in training only, in order (e.g. the data
-            pipeline's ``RandomErasing``).
-        mixup: ``(float clips, labels) -> (clips, soft targets)`` in training only (e.g. ``MixupCutmix``).
-
-    Random draws come from the global torch RNG, which checkpoints capture, so resumed runs repeat them.
-    """
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], bgr: bool = False,
-                 train_transforms: tuple[Callable[[torch.Tensor], torch.Tensor], ...] = (),
-                 mixup: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]] | None = None) -> None:
-        self.normalize = Normalize(mean, std)
-        self.bgr = bgr
-        self.train_transforms = tuple(train_transforms)
-        self.mixup = mixup
-
-    def __call__(self, clip: torch.Tensor, labels: Any, train: bool) -> tuple[torch.Tensor, Any]:
-        if clip.dtype != torch.uint8:
-            raise ValueError(f"expected a uint8 clip batch [B, 3, T, H, W] from the loader, got {clip.dtype}")
-        if self.bgr:
-            clip = clip.flip(1)
-        clip = self.normalize(clip)
-        if not train:
-            return clip, labels
-        for transform in self.train_transforms:
-            clip = transform(clip)
-        if self.mixup is not None:
-            return self.mixup(clip, labels)
-        return clip, labels
-
-
 def _convert_memory_format(model: nn.Module) -> None:
     """channels_last for 4-D weights (2-D convs) and channels_last_3d for 5-D weights (3-D convs), in place."""
     for param in model.parameters():
@@ -113,8 +78,9 @@ class Trainer:
             parameters, which are converted in place).
         optimizer: optimiser over the model's parameters (groups may carry ``lr_mult``).
         schedule: called every optimiser step with the fractional epoch.
-        loss_fn: ``(logits, targets) -> scalar``; logits may be a dict (multi-head models).
-        train_loader: ideally from :func:`common.engine.loader.make_loader` (per-epoch seeding, cheap resume).
+        loss_fn: ``(logits, targets) -> scalar``; logits may be a dict (multi-head models). Training passes the
+            targets ``preprocess`` returns (soft ones after mixup); validation passes the dataset's labels.
+        train_loader: ideally from ``common.data.datasets.build_loader`` (a ShardedSampler: cheap exact resume).
         config: the parsed flags of :func:`common.engine.cli.add_engine_args`.
         val_loader: single-view validation set (optional).
         preprocess: ``(uint8 clip on device, labels, train) -> (model input, targets)``.
@@ -211,8 +177,7 @@ class Trainer:
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop_signal is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C stops at once
-        self._stop_signal = signum
-        self.logger.info(f"received {signal.Signals(signum).name}: saving a checkpoint at the next step boundary")
+        self._stop_signal = signum  # no I/O here: the handler may interrupt a write to the same log file
 
     @contextlib.contextmanager
     def _signal_handlers(self):
@@ -249,9 +214,15 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train for ``config.epochs`` epochs (resuming first if ``config.resume`` says so)."""
         config = self.config
+        if not (self.output_dir / "config.json").exists():
+            save_resolved_config(config, self.output_dir)
         state = self.checkpoints.resume(config.resume, map_location=self.device)
         if state is not None:
             self.load_state_dict(state)
+        self.logger.info(
+            f"training epochs {self.epoch + 1}..{config.epochs} from step {self.step} on {self.info.world_size} "
+            f"process(es), device {self.device}, global batch {config.batch_size} x {config.accum_steps} "
+            f"accumulation, amp {config.amp}, output {self.output_dir}")
         status = "finished"
         with self._signal_handlers():
             while self.epoch < config.epochs:
@@ -308,12 +279,19 @@ class Trainer:
             freeze_partial_bn(self.model)
         window = _Window(self.device)
         self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
-        progress = _progress(total, self.batches_done, f"epoch {self.epoch + 1}/{config.epochs}",
-                             self.info.is_main and not config.no_progress)
+        progress = tqdm(total=total, initial=self.batches_done, desc=f"epoch {self.epoch + 1}/{config.epochs}",
+                        disable=not self.info.is_main or config.no_progress, dynamic_ncols=True, leave=False)
         accum = config.accum_steps
         tick = time.perf_counter()
         for batch_index in range(self.batches_done, total):
-            batch = next(iterator)
+            try:
+                batch = next(iterator)
+            except Exception:
+                if self._stop_signal is None:
+                    raise
+                # Ctrl-C also reached the loader workers; the state is still that of the last optimiser step.
+                progress.close()
+                return self._interrupted()
             data_time = time.perf_counter() - tick
             group_start = batch_index - batch_index % accum
             group_size = min(accum, total - group_start)
@@ -329,11 +307,11 @@ class Trainer:
                     logits = self.forward_model(inputs)
                     loss = self.loss_fn(logits, targets)
                 self.scaler.scale(loss / group_size).backward()
-            loss = loss.detach().float()
+            loss = loss.detach()
             self._first_bad_step = torch.where((self._first_bad_step < 0) & ~torch.isfinite(loss),
                                                self.step, self._first_bad_step)
             with torch.no_grad():
-                window.add(loss, self.accuracy_fn(logits, labels), clip.shape[0], data_time)
+                window.add_step(loss, self.accuracy_fn(logits, labels), clip.shape[0], data_time)
             if is_step:
                 # Position of the group's first batch: the lr PySlowFast sets at the start of an iteration.
                 lr = self.schedule.step(self.optimizer, self.epoch, group_start, total)
@@ -348,9 +326,10 @@ class Trainer:
                 if self.step % config.log_every == 0:
                     self._raise_if_non_finite()
                     self._log_window(window, lr, progress)
+                    window = _Window(self.device)
                 if self._stop_requested():
                     progress.close()
-                    return "interrupted"
+                    return self._interrupted()
                 if config.max_steps is not None and self.step >= config.max_steps:
                     progress.close()
                     return "max_steps"
@@ -362,57 +341,37 @@ class Trainer:
             self._log_window(window, self.schedule.last_lr, None)
         return "epoch_done"
 
+    def _interrupted(self) -> str:
+        name = signal.Signals(self._stop_signal).name if self._stop_signal is not None else "a signal on another rank"
+        self.logger.info(f"received {name}: saving a checkpoint at step {self.step}")
+        return "interrupted"
+
     def _log_window(self, window: "_Window", lr: float, progress: Any) -> None:
-        values = window.summary(self.info.world_size)
+        values = window.timed_summary(self.info.world_size)
         values["lr"] = lr
         if self.device.type == "cuda":
             values["gpu_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         self.logger.scalars({f"train/{k}": v for k, v in values.items()}, self.step)
         if progress is not None:
             progress.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:.3g}")
-        window.reset()
 
 
-class _Window:
-    """Running sums since the last log line, kept on the device (no per-step host sync)."""
+class _Window(MetricSums):
+    """Loss / accuracy sums since the last log line, plus data time and throughput."""
 
     def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.reset()
+        super().__init__(device)
+        self.batches, self.data_time, self.start = 0, 0.0, time.perf_counter()
 
-    def reset(self) -> None:
-        self.loss_sum = torch.zeros((), device=self.device)
-        self.correct: dict[str, torch.Tensor] = {}
-        self.samples = self.batches = 0
-        self.data_time = 0.0
-        self.start = time.perf_counter()
-
-    def add(self, loss: torch.Tensor, correct: dict[str, torch.Tensor], samples: int, data_time: float) -> None:
-        self.loss_sum += loss * samples
-        for name, count in correct.items():
-            self.correct[name] = self.correct.get(name, 0) + count.float()
-        self.samples += samples
+    def add_step(self, loss: torch.Tensor, correct: dict[str, torch.Tensor], samples: int, data_time: float) -> None:
+        self.add(loss, correct, samples)
         self.batches += 1
         self.data_time += data_time
 
-    def summary(self, world_size: int) -> dict[str, float]:
-        names = sorted(self.correct)
-        packed = torch.stack([self.loss_sum, *[self.correct[n] for n in names],
-                              torch.tensor(float(self.samples), device=self.device)])
-        packed = all_reduce_sum(packed).cpu()
-        samples = max(packed[-1].item(), 1.0)
+    def timed_summary(self, world_size: int) -> dict[str, float]:
+        values = self.summary()
         elapsed = time.perf_counter() - self.start
-        values = {"loss": packed[0].item() / samples}
-        values.update({name: 100.0 * packed[i + 1].item() / samples for i, name in enumerate(names)})
         values["data_time"] = self.data_time / max(self.batches, 1)
         values["step_time"] = elapsed / max(self.batches, 1)
         values["clips_per_second"] = self.samples * world_size / max(elapsed, 1e-9)
         return values
-
-
-def _progress(total: int, initial: int, description: str, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc=description, disable=not enabled, dynamic_ncols=True,
-                leave=False)
-

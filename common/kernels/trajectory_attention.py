@@ -20,7 +20,8 @@ dropout mask and dropout output, all kept for backward) is what makes the layer 
 
 * ``reference``: that explicit math, kept for tests and as the ground truth.
 * ``sdpa``: the same thing as F independent spatial attentions (all queries against the keys of one frame), run as
-  one batched ``scaled_dot_product_attention`` call, so the flash / memory-efficient kernels are used on GPU.
+  one batched ``scaled_dot_product_attention`` call, so the fused flash / memory-efficient kernels are used (flash
+  on CPU too); only the output and a log-sum-exp per (query, frame) are kept for backward.
 * ``triton``: a fused kernel (``trajectory_attention_triton.py``): online softmax per (query block, frame), saving
   only the per-(query, frame) log-sum-exp for its own backward.
 
@@ -86,15 +87,20 @@ def trajectory_attention_sdpa(
     """F spatial attentions (all queries against one frame's keys) in a single batched SDPA call."""
     num_patches = _check_inputs(q, k, v, num_frames)
     batch, heads, num_tokens, head_dim = q.shape
-    # Frames become an extra batch dimension; the queries are shared by all frames (a broadcast, not a copy).
-    q_frames = q.unsqueeze(2).expand(batch, heads, num_frames, num_tokens, head_dim)  # [B, h, F, n, d]
-    k_frames = k.view(batch, heads, num_frames, num_patches, head_dim)  # [B, h, F, P, d]
-    v_frames = v.view(batch, heads, num_frames, num_patches, head_dim)  # [B, h, F, P, d]
+    # Frames take the place of SDPA's head axis: its fused kernels (flash / memory-efficient on GPU, flash on CPU)
+    # only accept 4-D inputs and silently fall back to the explicit math for 5-D ones. The queries are shared by
+    # all frames, so they are broadcast along that axis (stride 0), not copied.
+    q_frames = q.reshape(batch * heads, 1, num_tokens, head_dim).expand(-1, num_frames, -1, -1)  # [Bh, F, n, d]
+    k_frames = k.reshape(batch * heads, num_frames, num_patches, head_dim)  # [Bh, F, P, d]
+    v_frames = v.reshape(batch * heads, num_frames, num_patches, head_dim)  # [Bh, F, P, d]
     out = F.scaled_dot_product_attention(q_frames, k_frames, v_frames, dropout_p=dropout_p, scale=scale)
+    out = out.view(batch, heads, num_frames, num_tokens, head_dim)  # [B, h, F, n, d]
     return out.permute(0, 1, 3, 2, 4)  # [B, h, n, F, d]
 
 
-def _triton_backend(q, k, v, num_frames, dropout_p, scale):
+def _triton_backend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_frames: int, dropout_p: float = 0.0,
+                    scale: float | None = None) -> torch.Tensor:
+    # Imported on first use: importing triton fixes the interpreter choice (TRITON_INTERPRET) for the process.
     from common.kernels.trajectory_attention_triton import trajectory_attention_triton
 
     _check_inputs(q, k, v, num_frames)

@@ -12,6 +12,7 @@ Runs on CUDA tensors, or on CPU tensors under ``TRITON_INTERPRET=1`` (set before
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -190,6 +191,11 @@ def _launch_settings(q: torch.Tensor) -> dict:
     return {"BLOCK_M": block_m, "BLOCK_N": 32, "BLOCK_D": block_d, "PRECISION": precision, "UPCAST": upcast}
 
 
+def _on_device(tensor: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Triton launches on torch's current CUDA device; make it the tensors' device (e.g. cuda:1)."""
+    return torch.cuda.device(tensor.device) if tensor.is_cuda else contextlib.nullcontext()
+
+
 class _TrajectoryAttentionFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, num_frames: int, dropout_p: float, scale: float):
@@ -201,10 +207,11 @@ class _TrajectoryAttentionFunction(torch.autograd.Function):
         seed = int(torch.randint(0, 2**31 - 1, (1,)).item()) if dropout_p > 0 else 0
         settings = _launch_settings(q)
         grid = (triton.cdiv(num_tokens, settings["BLOCK_M"]), num_frames, batch * heads)
-        _forward_kernel[grid](
-            q, k, v, out, lse, scale * _LOG2E, dropout_p, seed, num_tokens, num_frames, num_patches, head_dim,
-            HAS_DROPOUT=dropout_p > 0, **settings,
-        )
+        with _on_device(q):
+            _forward_kernel[grid](
+                q, k, v, out, lse, scale * _LOG2E, dropout_p, seed, num_tokens, num_frames, num_patches, head_dim,
+                HAS_DROPOUT=dropout_p > 0, **settings,
+            )
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.num_frames, ctx.dropout_p, ctx.scale, ctx.seed = num_frames, dropout_p, scale, seed
         return out
@@ -223,13 +230,14 @@ class _TrajectoryAttentionFunction(torch.autograd.Function):
         common_args = (ctx.scale * _LOG2E, ctx.scale, ctx.dropout_p, ctx.seed, num_tokens, num_frames, num_patches,
                        head_dim)
         grid_kv = (triton.cdiv(num_patches, settings["BLOCK_N"]), num_frames, batch * heads)
-        _backward_dkdv_kernel[grid_kv](
-            q, k, v, grad_out, lse, delta, dk, dv, *common_args, HAS_DROPOUT=ctx.dropout_p > 0, **settings,
-        )
         grid_q = (triton.cdiv(num_tokens, settings["BLOCK_M"]), batch * heads)
-        _backward_dq_kernel[grid_q](
-            q, k, v, grad_out, lse, delta, dq, *common_args, HAS_DROPOUT=ctx.dropout_p > 0, **settings,
-        )
+        with _on_device(q):
+            _backward_dkdv_kernel[grid_kv](
+                q, k, v, grad_out, lse, delta, dk, dv, *common_args, HAS_DROPOUT=ctx.dropout_p > 0, **settings,
+            )
+            _backward_dq_kernel[grid_q](
+                q, k, v, grad_out, lse, delta, dq, *common_args, HAS_DROPOUT=ctx.dropout_p > 0, **settings,
+            )
         return dq, dk, dv, None, None, None
 
 

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -49,13 +50,15 @@ def reencode_pyav(source: str, target: str, short_side: int, gop: int, crf: int)
         stream_in.codec_context.thread_count = 1
         width, height = scaled_size(stream_in.codec_context.width, stream_in.codec_context.height, short_side)
         with av.open(target, "w", format="mp4") as writer:
-            stream_out = writer.add_stream("libx264", rate=stream_in.average_rate or stream_in.guessed_rate or 30)
+            rate = Fraction(stream_in.average_rate or stream_in.guessed_rate or 30)
+            stream_out = writer.add_stream("libx264", rate=rate)
             stream_out.width, stream_out.height, stream_out.pix_fmt = width, height, "yuv420p"
             stream_out.options = {"crf": str(crf), "preset": "veryfast", "threads": "1",
                                   "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
             for frame in reader.decode(stream_in):
                 scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
-                scaled.pts = None  # constant frame rate: the encoder numbers frames itself
+                # Constant frame rate: frame n is shown at n / rate, whatever the input's timestamps were.
+                scaled.pts, scaled.time_base = count, 1 / rate
                 writer.mux(stream_out.encode(scaled))
                 count += 1
             writer.mux(stream_out.encode(None))
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(s, t, args.short_side, args.gop, args.crf, args.backend) for s, t in jobs
             if args.overwrite or not os.path.exists(t)]
     with ProcessPoolExecutor(max(args.workers, 1)) as pool:
-        errors = [e for e in tqdm(pool.map(_reencode_one, todo), total=len(todo), desc="re-encoding", unit="video") if e]
+        results = tqdm(pool.map(_reencode_one, todo), total=len(todo), desc="re-encoding", unit="video")
+        errors = [error for error in results if error]
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     print(f"re-encoded {len(todo) - len(errors)} videos into {args.out} (short side {args.short_side}, GOP {args.gop});"

@@ -34,3 +34,12 @@ VARIANT_INFO: dict[str, dict] = {
     "tsm_tiny": dict(input_shape=(3, 8, 64, 64), num_classes=10, build_kwargs={"num_segments": 8},
                      reference_params=None, reference_gflops=None, source="not from the paper", paper=False),
 }
+
+# CI's smoke run of the entry points (ci/SMOKE_CONTRACT.md): the small model on the session's synthetic clips.
+_SMOKE_DATA = ["--preset", "synthetic_tiny", "--data-root", "{data_root}", "--num_segments", "4", "--workers", "0",
+               "--device", "cpu", "--no-progress"]
+SMOKE_ARGS: dict[str, list[str]] = {
+    "train": _SMOKE_DATA + ["--output-dir", "{train_dir}", "--max-steps", "2", "--batch-size", "2"],
+    "test": _SMOKE_DATA + ["--checkpoint", "{train_dir}/checkpoints/last.pth", "--num-clips", "2", "--num-crops", "3",
+                           "--output-dir", "{test_dir}"],
+}

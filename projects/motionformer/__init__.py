@@ -70,6 +70,8 @@ VARIANT_INFO: dict[str, dict[str, Any]] = {
                                       _CONFIG_ROOT + "EK/motionformer_224_32x3.yaml", num_classes=97),
     "motionformer_tiny": _info("motionformer_tiny", None, None, 0.006, "not from the paper: tests and CI",
                                num_classes=10),
+    "ek_motionformer_tiny": _info("ek_motionformer_tiny", None, None, 0.006, "not from the paper: tests",
+                                  num_classes=4),
 }
 
 # CI smoke run (ci/SMOKE_CONTRACT.md): tiny model on the synthetic dataset's PySlowFast csv and mp4s.
@@ -78,5 +80,5 @@ SMOKE_ARGS: dict[str, list[str]] = {
               "--max-steps", "2", "--batch-size", "2", "--workers", "0", "--val-list", "", "--no-progress"],
     "test": ["--preset", "tiny_synthetic", "--checkpoint", "{train_dir}/checkpoints/last.pth",
              "--data-root", "{data_root}", "--num-clips", "2", "--num-crops", "3", "--output-dir", "{test_dir}",
-             "--workers", "0", "--batch-size", "8", "--no-progress"],
+             "--workers", "0", "--no-progress"],
 }

@@ -17,15 +17,20 @@ _COMMON: dict[str, Any] = {
     "lr": 1e-4, "weight_decay": 0.05, "lr_steps": [0, 20, 30], "lr_factors": [1.0, 0.1, 0.01], "epochs": 35,
     "label_smoothing": 0.2, "amp": "fp16", "drop_path": 0.2, "eval_every": 5, "save_every": 5,
     "num_frames": 16, "sampling_rate": 4, "crop_size": 224, "jitter_min": 256, "jitter_max": 320,
-    "batch_size": 256, "num_crops": 3, "original_traj_attn": True,
+    "batch_size": 256, "test_batch_size": 64, "num_crops": 3, "original_traj_attn": True,
 }
 _DATASETS: dict[str, dict[str, Any]] = {
-    "k400": {"dataset": "kinetics", "num_classes": 400, "color_jitter": True, "flip": True, "num_clips": 10},
-    "k600": {"dataset": "kinetics", "num_classes": 600, "color_jitter": True, "flip": True, "num_clips": 10},
+    "k400": {"dataset": "kinetics", "num_classes": 400, "color_jitter": True, "flip": True, "num_clips": 10,
+             "train_list": "train.csv", "val_list": "val.csv"},
+    "k600": {"dataset": "kinetics", "num_classes": 600, "color_jitter": True, "flip": True, "num_clips": 10,
+             "train_list": "train.csv", "val_list": "val.csv"},
     "ssv2": {"dataset": "ssv2", "num_classes": 174, "flip": False, "inverse_uniform": True,
-             "rand_augment": "rand-m20-mstd0.5-inc1", "num_clips": 1, "workers": 4},
+             "rand_augment": "rand-m20-mstd0.5-inc1", "num_clips": 1, "workers": 4,
+             "train_list": "something-something-v2-train.json", "val_list": "something-something-v2-validation.json",
+             "labels_json": "something-something-v2-labels.json", "frames_dir": "frames"},
     "ek": {"dataset": "epic", "num_classes": 97, "flip": True, "rand_augment": "rand-m15-mstd0.5-inc1",
-           "num_clips": 10, "bgr": True, "epochs": 50, "lr_steps": [0, 30, 40]},
+           "num_clips": 10, "bgr": True, "epochs": 50, "lr_steps": [0, 30, 40],
+           "train_list": "EPIC_100_train.csv", "val_list": "EPIC_100_validation.csv", "frames_dir": "frames"},
 }
 # Larger models: lr 3.75e-5 = 1e-4 x 12 / 32 with the smaller per-node batch.
 _LARGE = {"lr": 3.75e-5, "batch_size": 64}
@@ -71,7 +76,8 @@ PRESETS["tiny_synthetic"] = {
     "variant": "motionformer_tiny", "dataset": "kinetics", "num_classes": 4, "num_frames": 8, "sampling_rate": 2,
     "target_fps": 25.0, "crop_size": 32, "jitter_min": 36, "jitter_max": 44, "flip": True, "color_jitter": True,
     "lr": 1e-3, "weight_decay": 0.05, "lr_steps": [0], "lr_factors": [1.0], "epochs": 1, "label_smoothing": 0.2,
-    "amp": "off", "drop_path": 0.1, "batch_size": 2, "workers": 0, "num_clips": 2, "num_crops": 3,
+    "amp": "off", "drop_path": 0.1, "batch_size": 2, "test_batch_size": 8, "workers": 0, "num_clips": 2,
+    "num_crops": 3,
     "train_list": "annotations/slowfast/train.csv", "val_list": "annotations/slowfast/val.csv",
 }
 

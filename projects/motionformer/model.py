@@ -26,7 +26,6 @@ Differences from the reference module layout (all handled by ``convert_reference
 """
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.engine.checkpoint import load_checkpoint, unwrap_state_dict
 from common.kernels.trajectory_attention import trajectory_attention
 
 __all__ = [
@@ -66,6 +66,18 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob:.3f}"
+
+
+class TubeletEmbed(nn.Module):
+    """Non-overlapping ``tubelet x patch x patch`` 3-D convolution (the reference's ``patch_embed_3d``)."""
+
+    def __init__(self, dim: int, tubelet_size: int, patch_size: int) -> None:
+        super().__init__()
+        kernel = (tubelet_size, patch_size, patch_size)
+        self.proj = nn.Conv3d(3, dim, kernel, kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)  # [B, D, T', gh, gw]
 
 
 class Mlp(nn.Module):
@@ -350,16 +362,15 @@ class Motionformer(nn.Module):
             raise ValueError(f"num_frames={num_frames} must divide by tubelet_size={tubelet_size} and the image "
                              f"sizes {img_size}/{pretrain_img_size} by patch_size={patch_size}")
         self.attention, self.num_classes = attention, num_classes
-        self.num_frames, self.img_size, self.patch_size, self.tubelet_size = num_frames, img_size, patch_size, tubelet_size
+        self.num_frames, self.img_size = num_frames, img_size
+        self.patch_size, self.tubelet_size = patch_size, tubelet_size
         self.embed_dim, self.depth, self.num_heads, self.mlp_ratio = embed_dim, depth, num_heads, mlp_ratio
         self.original_traj_attn, self.approx, self.num_landmarks = original_traj_attn, approx, num_landmarks
         self.pos_embed_type = pos_embed_type
         self.pos_grid = pretrain_img_size // patch_size
         token_frames, grid_patches = num_frames // tubelet_size, self.pos_grid**2
 
-        self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv3d(3, embed_dim, (tubelet_size, patch_size, patch_size),
-                                          (tubelet_size, patch_size, patch_size))
+        self.patch_embed = TubeletEmbed(embed_dim, tubelet_size, patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         if pos_embed_type == "separate":
             self.pos_embed = nn.Parameter(torch.zeros(1, 1 + grid_patches, embed_dim))
@@ -453,7 +464,7 @@ class Motionformer(nn.Module):
         if frames % self.tubelet_size or height % self.patch_size or width % self.patch_size:
             raise ValueError(f"clip {tuple(x.shape)}: T must divide by {self.tubelet_size} and H, W by "
                              f"{self.patch_size}")
-        tokens = self.patch_embed.proj(x)  # [B, D, T', gh, gw]
+        tokens = self.patch_embed(x)  # [B, D, T', gh, gw]
         token_frames, grid = tokens.shape[2], tuple(tokens.shape[3:])
         tokens = tokens.flatten(2).transpose(1, 2)  # [B, T'*gh*gw, D], frame-major
         tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)  # [B, N, D]
@@ -547,16 +558,13 @@ def convert_reference_state_dict(state_dict: dict[str, Any], variant: str) -> di
     return converted
 
 
-def read_state_dict(path: str | Path) -> dict[str, Any]:
-    """``torch.load(weights_only=True)`` of a local file, with a clear error when it is missing or not a dict."""
-    path = Path(path)
-    if not path.is_file():
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The weights of a local checkpoint (``weights_only`` load, ``model_state``/``model``/``state_dict`` unwrapped,
+    ``module.`` stripped), with a clear error when the file is missing."""
+    if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint file {path} does not exist (weights are never downloaded: pass the "
                                 "path of a local copy)")
-    loaded = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(loaded, dict):
-        raise ValueError(f"{path}: expected a dict of tensors, got {type(loaded).__name__}")
-    return loaded
+    return unwrap_state_dict(load_checkpoint(path))
 
 
 def load_reference_checkpoint(path: str | Path, variant: str, **overrides: Any) -> Motionformer:
@@ -599,8 +607,6 @@ def load_imagenet_vit(model: Motionformer, path: str | Path) -> list[str]:
     (first slice zero) and copies its bias. Returns the model keys left at their initial values.
     """
     source = read_state_dict(path)
-    source = source.get("model", source.get("state_dict", source))
-    source = {key.removeprefix("module."): value for key, value in source.items()}
     if "patch_embed.proj.weight" not in source:
         raise ValueError(f"{path}: not a timm ViT state dict (no 'patch_embed.proj.weight')")
     target = model.state_dict()
@@ -618,10 +624,11 @@ def load_imagenet_vit(model: Motionformer, path: str | Path) -> list[str]:
         tubelet[:, :, tubelet.shape[2] // 2] = kernel
         target["patch_embed.proj.bias"].copy_(source["patch_embed.proj.bias"])
         copied.update({"patch_embed.proj.weight", "patch_embed.proj.bias"})
-        if model.pos_embed_type == "joint" and "pos_embed" in source and source["pos_embed"].shape[1] == 1 + model.pos_grid**2:
+        table = source.get("pos_embed")
+        if model.pos_embed_type == "joint" and table is not None and table.shape[1] == 1 + model.pos_grid**2:
             frames = (model.st_embed.shape[1] - 1) // model.pos_grid**2
-            model.st_embed[:, 0] = source["pos_embed"][:, 0]
-            model.st_embed[:, 1:] = source["pos_embed"][:, 1:].repeat(1, frames, 1)
+            model.st_embed[:, 0] = table[:, 0]
+            model.st_embed[:, 1:] = table[:, 1:].repeat(1, frames, 1)
             copied.add("st_embed")
     if not any(key.startswith("blocks.") for key in copied):
         raise ValueError(f"{path}: no transformer block weights matched this model (width/depth differ?)")
@@ -674,6 +681,9 @@ def _variant(attention: str, num_frames: int = 16, img_size: int = 224, epic: bo
     return {"attention": attention, "num_frames": num_frames, "img_size": img_size, "epic": epic}
 
 
+# Not from the paper: a model of about 0.1 M parameters for tests and CI smoke runs.
+_TINY = {"attention": "trajectory", "num_frames": 8, "img_size": 32, "epic": False, "pretrain_img_size": 32,
+         "patch_size": 8, "embed_dim": 48, "depth": 2, "num_heads": 3, "mlp_ratio": 2.0, "drop_path_rate": 0.1}
 VARIANT_ARGS: dict[str, dict[str, Any]] = {
     "joint_224_16x4": _variant("joint"),
     "divided_224_16x4": _variant("divided"),
@@ -686,10 +696,8 @@ VARIANT_ARGS: dict[str, dict[str, Any]] = {
     "ek_motionformer_224_16x4": _variant("trajectory", epic=True),
     "ek_motionformer_336_16x4": _variant("trajectory", img_size=336, epic=True),
     "ek_motionformer_224_32x3": _variant("trajectory", num_frames=32, epic=True),
-    # Not from the paper: a few-thousand-parameter model for tests and CI smoke runs.
-    "motionformer_tiny": {"attention": "trajectory", "num_frames": 8, "img_size": 32, "epic": False,
-                          "pretrain_img_size": 32, "patch_size": 8, "embed_dim": 48, "depth": 2, "num_heads": 3,
-                          "mlp_ratio": 2.0, "drop_path_rate": 0.1},
+    "motionformer_tiny": _TINY,
+    "ek_motionformer_tiny": {**_TINY, "epic": True},
 }
 EPIC_NOUN_CLASSES = 300
 

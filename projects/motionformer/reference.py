@@ -5,7 +5,7 @@ copied into this repository. The checkout needs ``timm`` and ``einops`` importab
 ``ffmpeg`` package its dataset utilities import is replaced by an empty module when missing.
 
     python -m projects.motionformer.reference --checkout /tmp/Motionformer --variant motionformer_tiny
-prints the max-abs output differences between the reference and this model on the reference's (perturbed) random weights.
+prints the max-abs differences between the reference and this model on the reference's random weights.
 """
 from __future__ import annotations
 
@@ -71,14 +71,17 @@ def measure_parity(checkout: Path, variant: str, batch: int = 2, seed: int = 0, 
     """Max-abs differences between the reference and this model on the reference's random weights.
 
     The reference returns softmax probabilities in eval mode; they are compared with ours after a softmax, and
-    the pre-logits features are compared directly.
+    the pre-tanh pre-logits features are compared directly.
     """
     options = {"original_traj_attn": original_traj_attn, "approx": approx, "num_landmarks": num_landmarks}
     torch.manual_seed(seed)
     reference = build_reference_model(checkout, variant, **options, **overrides).eval()
-    with torch.no_grad():  # the reference zero-initialises the tubelet kernel: perturb everything so inputs matter
+    with torch.no_grad():  # unit-scale random weights (the reference's init zeroes the tubelet kernel)
         for parameter in reference.parameters():
-            parameter.add_(0.05 * torch.randn_like(parameter))
+            if parameter.dim() > 1:
+                parameter.normal_(0.0, parameter[0].numel() ** -0.5)
+            else:
+                parameter.add_(0.1 * torch.randn_like(parameter))
     classes = (97, 300) if VARIANT_ARGS[variant]["epic"] else 400
     ours = build_model(variant, classes, attn_backend="math", **options, **overrides).eval()
     ours.load_state_dict(convert_reference_state_dict(reference.state_dict(), variant), strict=True)
@@ -86,14 +89,27 @@ def measure_parity(checkout: Path, variant: str, batch: int = 2, seed: int = 0, 
     outputs = {}
     with torch.no_grad():
         for name, model, model_input in (("reference", reference, [clip]), ("ours", ours, clip)):
+            captured = []  # the pre-tanh feature: tanh saturates and would hide differences
+            hook = model.pre_logits.fc.register_forward_hook(lambda module, args, out: captured.append(out))
             torch.manual_seed(seed + 1)  # the same random first Orthoformer landmark in both models
-            features = model.forward_features(model_input)
-            torch.manual_seed(seed + 1)
             scores = model(model_input)
+            hook.remove()
             scores = list(scores.values()) if isinstance(scores, dict) else scores
-            scores = scores if isinstance(scores, list) else [scores]
-            outputs[name] = (features, scores)
-    result = {"features_max_abs_diff": (outputs["reference"][0] - outputs["ours"][0]).abs().max().item()}
+            outputs[name] = (captured[0], scores if isinstance(scores, list) else [scores])
+    reference_feature, our_feature = outputs["reference"][0], outputs["ours"][0]
+    result = {"pre_logits_max_abs_diff": (reference_feature - our_feature).abs().max().item(),
+              "pre_logits_max_abs": reference_feature.abs().max().item()}
+    if ours.attention == "trajectory":  # control: how far the other stage-2 value path moves the same feature
+        for module in ours.modules():
+            if hasattr(module, "original"):
+                module.original = not module.original
+        captured = []
+        hook = ours.pre_logits.fc.register_forward_hook(lambda module, args, out: captured.append(out))
+        with torch.no_grad():
+            torch.manual_seed(seed + 1)
+            ours(clip)
+        hook.remove()
+        result["control_other_value_path_max_abs_diff"] = (captured[0] - our_feature).abs().max().item()
     for index, (ref, mine) in enumerate(zip(outputs["reference"][1], outputs["ours"][1])):
         result[f"head{index}_prob_max_abs_diff"] = (ref - mine.softmax(-1)).abs().max().item()
     return result

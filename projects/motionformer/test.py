@@ -23,7 +23,7 @@ from common.data.device_transforms import HALF_MEAN, HALF_STD
 from common.data.multiview import MultiViewTestMeter
 from common.distributed import init_distributed, is_main_process
 from common.engine.cli import parse_with_presets, per_process_batch_size
-from common.engine.evaluate import predict_views
+from common.engine.evaluate import multiview_test
 from common.engine.trainer import AMP_DTYPES, ClipPreprocessor
 from projects.motionformer.configs import presets_for
 from projects.motionformer.data import add_data_args, test_dataset
@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", type=str, default="runs/test", help="where scores.npz and metrics go")
     parser.add_argument("--num-clips", type=int, default=10, help="temporal views (SSv2: 1, segment midpoints)")
     parser.add_argument("--num-crops", type=int, choices=(1, 3), default=3, help="spatial views (left/centre/right)")
-    parser.add_argument("--batch-size", type=int, default=64, help="global test batch (views)")
+    parser.add_argument("--batch-size", dest="test_batch_size", type=int, default=64,
+                        help="global test batch (views; the reference: 64)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--amp", choices=tuple(AMP_DTYPES), default="off", help="the reference tests under fp16")
@@ -58,19 +59,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float] | None:
     load_weights(model, args.checkpoint, args.variant, strict=True)
     model.to(info.device)
     dataset = test_dataset(args, args.val_list, args.num_clips, args.num_crops)
-    loader = build_loader(dataset, per_process_batch_size(args.batch_size, info.world_size), train=False,
+    loader = build_loader(dataset, per_process_batch_size(args.test_batch_size, info.world_size), train=False,
                           num_workers=args.workers, seed=args.seed, rank=info.rank, world_size=info.world_size)
-    views = predict_views(model, loader, ClipPreprocessor(HALF_MEAN, HALF_STD, bgr=args.bgr), info.device,
-                          AMP_DTYPES[args.amp], show_progress=not args.no_progress)
-    if not is_main_process():
-        return None
     epic = VARIANT_ARGS[args.variant]["epic"]
     classes = {"verb": args.num_classes, "noun": EPIC_NOUN_CLASSES} if epic else args.num_classes
     # The reference sums the softmax probabilities of a video's views (its model returns them in eval mode).
-    meter = MultiViewTestMeter(len(dataset.records), dataset.num_views, classes, aggregate="sum", score="softmax",
-                               labels=dataset.labels() if not epic else
-                               {head: [label[head] for label in dataset.labels()] for head in ("verb", "noun")})
-    meter.update(views["scores"], views["video_index"], views["view_index"])
+    meter = MultiViewTestMeter(len(dataset.records), dataset.num_views, classes, aggregate="sum", score="softmax")
+    multiview_test(model, loader, meter, ClipPreprocessor(HALF_MEAN, HALF_STD, bgr=args.bgr), info.device,
+                   AMP_DTYPES[args.amp], show_progress=not args.no_progress)
+    if not is_main_process():
+        return None
     meter.save(args.output_dir, video_ids=dataset.video_ids())
     metrics = meter.metrics()
     Path(args.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -14,7 +14,8 @@ from common.data.datasets import (BadSamplePolicy, SampleLoadError, TooManyBadSa
 from common.data.frame_folder import FrameFolderReader
 from common.data.multiview import IncompleteTestError, MultiViewTestMeter
 from common.data.samplers import SlowFastClipSampler, TSNSegmentSampler
-from common.data.transforms import Compose, RandomCrop, RandomHorizontalFlip, ShortSideResize, TestCrop
+from common.data.transforms import (Compose, RandomCrop, RandomHorizontalFlip, ShortSideResize, TestCrop,
+                                    label_swap_map_from_names)
 
 TRAIN_TRANSFORM = Compose([RandomCrop(48), RandomHorizontalFlip()])
 
@@ -68,6 +69,11 @@ def test_test_views_expand_and_match_the_reader(synthetic_dataset) -> None:
     frames = FrameFolderReader(records[1].path, synthetic_dataset.frame_template).read(sampler.test_indices(32, 1))
     expected = torch.from_numpy(frames).permute(3, 0, 1, 2)[..., 8:56, 8:56]  # [3, T, H, W], centre crop of 64x64
     assert torch.equal(item["clip"], expected)
+
+
+def test_label_swap_map_agrees_with_the_synthetic_classes(synthetic_dataset) -> None:
+    assert label_swap_map_from_names(synthetic_dataset.class_names) == synthetic_dataset.flip_label_map
+    assert len(synthetic_dataset.flip_label_map) == 4
 
 
 def test_epic_segments_keep_dict_labels(synthetic_dataset) -> None:

@@ -129,6 +129,17 @@ def test_container_without_frame_count(tmp_path):
         assert np.array_equal(reader.read([29, 0, 13]), reference[[29, 0, 13]])
 
 
+def test_raw_stream_without_timestamps(tmp_path):
+    """A raw H.264 elementary stream has no timestamps and cannot seek: decoded sequentially, still exact."""
+    path = tmp_path / "clip.h264"
+    write_h264(path, moving_clip(30), fps=25, gop=8)
+    reference = full_decode(path)
+    with VideoReader(path) as reader:
+        assert reader.num_frames == 30
+        assert np.array_equal(reader.read([29, 0, 7, 7]), reference[[29, 0, 7, 7]])
+        assert np.array_equal(reader.read([3]), reference[[3]])  # a second read starts again from the top
+
+
 def test_truncated_file_with_intact_header(tmp_path):
     """A faststart mp4 cut in half keeps its header (which now lies): read what is decodable, reject the rest."""
     path = tmp_path / "cut.mp4"

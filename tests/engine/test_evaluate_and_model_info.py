@@ -7,7 +7,7 @@ from torch import nn
 
 from common.data.multiview import MultiViewTestMeter
 from common.engine.evaluate import multiview_test, topk_correct, validate
-from common.engine.loader import make_loader
+from common.distributed import ShardedSampler
 from common.engine.model_info import count_flops, count_parameters, describe_model
 
 
@@ -41,7 +41,7 @@ def _identity(clip, labels, train):
 
 
 def test_validate_and_multiview_test():
-    loader = make_loader(Views(), batch_size=4, train=False, workers=0)
+    loader = torch.utils.data.DataLoader(Views(), batch_size=4, sampler=ShardedSampler(6, shuffle=False))
     metrics = validate(MeanModel(), loader, _identity, nn.functional.cross_entropy, topk_correct,
                        torch.device("cpu"), show_progress=False)
     # Videos 0, 1, 2 have labels 0, 1, 0; the model predicts class 1 for every clip (all means are positive).
@@ -52,6 +52,17 @@ def test_validate_and_multiview_test():
     assert meter.received.all() and meter.labels[""].tolist() == [0, 1, 0]
     assert meter.scores[""][:, :, 1].tolist() == [[1, 2], [11, 12], [21, 22]]
     assert meter.metrics()["top1"] == pytest.approx(100 / 3)
+
+
+def test_multiview_test_reports_missing_views():
+    clip = torch.ones(1, 3, 1, 2, 2, dtype=torch.uint8)
+    batches = [{"missing_views": [(0, 1, "v0.mp4: cannot decode")]},  # a batch whose every view failed
+               {"clip": clip, "label": torch.tensor([1]), "video_index": torch.tensor([0]),
+                "view_index": torch.tensor([0]), "missing_views": []}]
+    meter = multiview_test(MeanModel(), batches, MultiViewTestMeter(1, 2, 2), _identity, torch.device("cpu"),
+                           show_progress=False)
+    assert meter.failures == {(0, 1): "v0.mp4: cannot decode"}
+    assert meter.received.tolist() == [[True, False]]
 
 
 def test_parameter_count():

@@ -119,7 +119,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_mixed_precision_paths_run_on_cpu(tmp_path, amp):
-    config = _config(tmp_path, amp, epochs=1, amp=amp, deterministic=False, grad_clip=1.0)
+    config = _config(tmp_path, amp, epochs=1, amp=amp, deterministic=False, grad_clip=1.0,
+                     channels_last=amp == "bf16")
     trainer, result = _run(config)
     assert result.status == "finished" and result.step == 6
     saved = load_checkpoint(tmp_path / amp / "checkpoints" / "last.pth")

@@ -17,18 +17,18 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, when run as a script
 
-from common.distributed import cleanup, init_distributed, seed_everything  # noqa: E402
-from common.engine.cli import add_engine_args, per_process_batch_size  # noqa: E402
 from common.data.multiview import MultiViewTestMeter  # noqa: E402
+from common.distributed import ShardedSampler, cleanup, init_distributed, seed_everything  # noqa: E402
+from common.engine.batch import ClipPreprocessor  # noqa: E402
+from common.engine.cli import add_engine_args, per_process_batch_size  # noqa: E402
 from common.engine.evaluate import multiview_test  # noqa: E402
-from common.engine.loader import make_loader  # noqa: E402
 from common.engine.param_groups import no_decay_param_groups  # noqa: E402
 from common.engine.schedules import LRSchedule, multistep  # noqa: E402
-from common.engine.trainer import ClipPreprocessor, Trainer  # noqa: E402
+from common.engine.trainer import Trainer  # noqa: E402
 
 NUM_CLASSES = 5
 CLIP_SHAPE = (3, 2, 6, 6)  # [C, T, H, W]
@@ -66,6 +66,13 @@ class TinyNet(nn.Module):
         return self.head(self.dropout(features))
 
 
+def make_loader(dataset: Dataset, batch_size: int, train: bool, seed: int = 0) -> DataLoader:
+    """A rank-sharded loader (in-process loading), as ``common.data.datasets.build_loader`` builds for videos."""
+    sampler = ShardedSampler(len(dataset), shuffle=train, seed=seed)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=train,
+                      generator=torch.Generator().manual_seed(seed))
+
+
 def build_trainer(args: argparse.Namespace, train_size: int = 24, val_size: int = 10, dropout: float = 0.0,
                   loss_fn=nn.functional.cross_entropy, dist_info=None, lr: float = 0.2) -> Trainer:
     """The Trainer of this tiny job (seeded, so two calls with equal arguments start from equal weights)."""
@@ -75,8 +82,8 @@ def build_trainer(args: argparse.Namespace, train_size: int = 24, val_size: int 
     optimizer = torch.optim.SGD(no_decay_param_groups(model, 1e-3), lr=lr, momentum=0.9)
     schedule = LRSchedule(multistep(lr, [2]), lr, warmup_epochs=0.5, warmup_start_lr=lr / 10)
     batch = per_process_batch_size(args.batch_size, world)
-    train_loader = make_loader(TinyClips(train_size, seed=1), batch, train=True, workers=args.workers, seed=args.seed)
-    val_loader = make_loader(TinyClips(val_size, seed=2), batch, train=False, workers=args.workers)
+    train_loader = make_loader(TinyClips(train_size, seed=1), batch, train=True, seed=args.seed)
+    val_loader = make_loader(TinyClips(val_size, seed=2), batch, train=False)
     return Trainer(model, optimizer, schedule, loss_fn, train_loader, args, val_loader=val_loader,
                    preprocess=ClipPreprocessor((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)), dist_info=dist_info)
 
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     seed_everything(args.seed + info.rank, deterministic=args.deterministic)
     trainer = build_trainer(args, dist_info=info)
     result = trainer.fit()
-    views = make_loader(TinyClips(7, seed=3, views=3), 2, train=False, workers=0)
+    views = make_loader(TinyClips(7, seed=3, views=3), 2, train=False)
     meter = MultiViewTestMeter(7, 3, NUM_CLASSES, aggregate="sum", score="softmax")
     multiview_test(trainer.model, views, meter, trainer.preprocess, trainer.device, show_progress=False)
     if info.is_main:

@@ -127,6 +127,22 @@ def test_dropout_semantics(backend):
     check_dropout(backend, "cpu")
 
 
+def test_sdpa_never_keeps_the_attention_tensor():
+    """SDPA falls back to the explicit math (which saves the (n, F, P) probabilities) unless inputs are 4-D."""
+    batch, heads, frames, patches, head_dim = 1, 2, 4, 49, 8
+    inputs = [t.requires_grad_() for t in random_qkv((batch, heads, frames, patches, head_dim), torch.float32, "cpu")]
+    saved_bytes = []
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        saved_bytes.append(tensor.untyped_storage().nbytes())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        trajectory_attention(*inputs, frames, backend="sdpa")
+    attention_bytes = batch * heads * (frames * patches) ** 2 * 4
+    assert 0 < max(saved_bytes) < attention_bytes / 4, (max(saved_bytes), attention_bytes)
+
+
 def test_sdpa_scale_argument():
     q, k, v = random_qkv((1, 2, 2, 5, 8), torch.float64, "cpu")
     torch.testing.assert_close(trajectory_attention(q, k, v, 2, backend="sdpa", scale=0.1),
@@ -165,6 +181,36 @@ def test_triton_interpreter_on_cpu():
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "triton checks passed on cpu" in result.stdout
+
+
+def test_triton_kernels_compile_for_hopper():
+    """Ahead-of-time compilation to an sm_90 cubin (ptxas included): the interpreter skips type checks and
+    register / shared-memory limits that only the real compiler enforces, and a GPU is not always at hand.
+    Only bfloat16 with dropout (every code path of the kernels) is compiled here, to stay within the CPU budget."""
+    dtype = "bf16"
+    triton = pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from common.kernels import trajectory_attention_triton as kernels
+
+    if "nvidia" not in triton.backends.backends:
+        pytest.skip("this triton build has no NVIDIA backend")
+    probe = torch.empty(1, 1, 1, 64, dtype=torch.bfloat16)
+    constants = {**kernels._launch_settings(probe), "HAS_DROPOUT": True}
+    for kernel in (kernels._forward_kernel, kernels._backward_dkdv_kernel, kernels._backward_dq_kernel):
+        signature = {}
+        for name in (param.name for param in kernel.params):
+            if name in constants:
+                signature[name] = "constexpr"
+            elif name in ("LSE", "Delta"):
+                signature[name] = "*fp32"
+            elif name[0].isupper() or name[1:2].isupper():  # Q, K, V, Out, dOut, dQ, dK, dV
+                signature[name] = f"*{dtype}"
+            else:
+                signature[name] = "fp32" if name in ("qk_scale", "sm_scale", "dropout_p") else "i32"
+        compiled = triton.compile(ASTSource(kernel, signature, constexprs=constants), target=GPUTarget("cuda", 90, 32))
+        assert compiled.asm["cubin"] and compiled.metadata.shared <= 227 * 1024
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import csv
 import json
+import runpy
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -117,7 +117,8 @@ def test_build_lists_from_class_folders(synthetic_dataset, tmp_path):
     assert status == 0
     records = read_slowfast_csv(tmp_path / "val.csv", data_root=tree, num_classes=4)
     assert [r.label for r in records] == [v.label for v in synthetic_dataset.split_videos("val")]
-    assert (tmp_path / "classes.txt").read_text().split() == [n.replace(" ", "_") for n in synthetic_dataset.class_names]
+    names = [name.replace(" ", "_") for name in synthetic_dataset.class_names]
+    assert (tmp_path / "classes.txt").read_text().split() == names
     status = build_lists.main(["folders", str(tmp_path / "frames"), "--format", "rawframes", "--out",
                                str(tmp_path / "frames.txt"), "--classes", str(tmp_path / "classes.txt")])
     frames = read_rawframe_list(tmp_path / "frames.txt", data_root=tmp_path / "frames")
@@ -136,8 +137,8 @@ def test_build_lists_from_release_files(synthetic_dataset, tmp_path, source, cap
             "--classes-out", str(tmp_path / "category.txt")]
     assert build_lists.main(args) == 0
     expected = synthetic_dataset.records("rawframes", "train")
-    assert [(r.path, r.num_frames, r.label) for r in read_rawframe_list(out, data_root=synthetic_dataset.root / "frames")] \
-        == [(r.path, r.num_frames, r.label) for r in expected]
+    written = read_rawframe_list(out, data_root=synthetic_dataset.root / "frames")
+    assert [(r.path, r.num_frames, r.label) for r in written] == [(r.path, r.num_frames, r.label) for r in expected]
     assert (tmp_path / "category.txt").read_text().splitlines() == synthetic_dataset.class_names
     shutil.rmtree(tmp_path / "frames_copy", ignore_errors=True)
     shutil.copytree(synthetic_dataset.root / "frames", tmp_path / "frames_copy")
@@ -163,12 +164,17 @@ def test_average_scores_ensembles_by_video_id(tmp_path, capsys):
     rng = np.random.default_rng(0)
     labels = np.array([0, 1, 2, 0, 1, 2])
     ids = [f"v{i}" for i in range(6)]
-    # Model A is right on videos 0-3, model B on 2-5; each alone 4/6, together (softmax, equal weights) 6/6.
+    # Model A is confidently right on videos 0-3 and unsure but wrong on 4-5; model B the same on 2-5 and 0-1.
+    # Each alone gets 4/6; with equal weights after softmax the confident model wins every video: 6/6.
     a = rng.normal(0, 0.1, (6, 2, 3)).astype(np.float32)
     b = rng.normal(0, 0.1, (6, 2, 3)).astype(np.float32)
     for v in range(6):
-        a[v, :, labels[v] if v < 4 else (labels[v] + 1) % 3] += 3
-        b[v, :, labels[v] if v >= 2 else (labels[v] + 1) % 3] += 3
+        for scores, right in ((a, v < 4), (b, v >= 2)):
+            if right:
+                scores[v, :, labels[v]] += 3
+            else:
+                scores[v, :, (labels[v] + 1) % 3] += 1
+                scores[v, :, labels[v]] += 0.5
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     file_a = write_scores(tmp_path / "a" / "x", a, labels, ids)
@@ -203,7 +209,12 @@ def test_average_scores_rejects_mismatched_files(tmp_path, capsys):
     assert "junk.npz: cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
 @pytest.mark.parametrize("tool", ["check_videos", "extract_frames", "build_lists", "reencode", "average_scores"])
-def test_help_runs_as_module(tool):
-    result = subprocess.run([sys.executable, "-m", f"common.tools.{tool}", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0 and "usage: python -m common.tools." + tool in result.stdout
+def test_help_runs_as_module(tool, monkeypatch, capsys):
+    """What ``python -m common.tools.<tool> --help`` runs, in this interpreter (a new one costs seconds of imports)."""
+    monkeypatch.setattr(sys, "argv", [tool, "--help"])
+    with pytest.raises(SystemExit) as exit_status:
+        runpy.run_module(f"common.tools.{tool}", run_name="__main__", alter_sys=True)
+    assert exit_status.value.code == 0
+    assert f"usage: python -m common.tools.{tool}" in capsys.readouterr().out

@@ -133,6 +133,20 @@ def test_reference_checkpoint_with_other_clip_length_resizes_temporal_table(tmp_
         load_reference_checkpoint(tmp_path / "missing.pyth", "motionformer_tiny")
 
 
+def test_joint_position_table_is_detected_and_interpolated(tmp_path):
+    """Released Joint checkpoints carry one space-time table ``st_embed`` instead of the separate ones."""
+    source = build_model("motionformer_tiny", 4, attention="joint", pos_embed_type="joint").eval()
+    with torch.no_grad():
+        source.patch_embed.proj.weight.normal_(0, 0.05)
+    torch.save({"model_state": _to_reference_layout(source.state_dict(), patch=8)}, tmp_path / "joint.pyth")
+    loaded = load_reference_checkpoint(tmp_path / "joint.pyth", "motionformer_tiny", attention="joint").eval()
+    assert loaded.pos_embed_type == "joint"
+    clip = torch.randn(1, 3, 8, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(clip), source(clip))
+        assert torch.isfinite(loaded(torch.randn(1, 3, 4, 48, 48))).all()  # 2 frames of a 6x6 grid
+
+
 def test_position_embedding_layout_and_interpolation():
     model = build_model("motionformer_tiny", 4)
     with torch.no_grad():

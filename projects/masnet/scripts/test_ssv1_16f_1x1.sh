@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Test MAS-Net R50 (ssv1_16f) with the protocol 1x1 (clips x crops).
+# Expected (reference README / average_scores.py): 51.91 top-1 / 80.23 top-5.
+set -euo pipefail
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv1/}
+RUNS=${RUNS:-runs/masnet}
+cd "$(dirname "$0")/../../.."
+CHECKPOINT=${CHECKPOINT:-$RUNS/ssv1_16f/checkpoints/last.pth}  # or a released reference .pth.tar
+python -m projects.masnet.test --preset ssv1_16f --data-root "$DATA_ROOT" --checkpoint "$CHECKPOINT" \
+    --test_crops 1 --output-dir "$RUNS/test_ssv1_16f_1x1" "$@"

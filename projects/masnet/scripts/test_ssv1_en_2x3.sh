@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The paper's EN row: 8F + 16F ensemble on SSV1, 2x3 (run test_ssv1_8f_2x3.sh and test_ssv1_16f_2x3.sh first).
+# Expected (reference average_scores.py): 55.43 top-1 / 83.26 top-5. Logits summed with equal weight, as the reference.
+set -euo pipefail
+RUNS=${RUNS:-runs/masnet}
+cd "$(dirname "$0")/../../.."
+python -m common.tools.average_scores "$RUNS/test_ssv1_8f_2x3/scores.npz" "$RUNS/test_ssv1_16f_2x3/scores.npz" \
+    --out-dir "$RUNS/test_ssv1_en_2x3" "$@"

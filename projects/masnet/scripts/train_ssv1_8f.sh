@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Train MAS-Net R50 on Something-Something v1, 8 frames.
+# Expected (paper / reference README): 49.21 top-1 at 1 clip x 1 crop, 51.05 at 2 clips x 3 crops. Reference scripts/train.sh v1_8 (4 GPUs, batch 32, lr 0.01).
+set -euo pipefail
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv1/}
+RUNS=${RUNS:-runs/masnet}
+cd "$(dirname "$0")/../../.."
+PRETRAINED=${PRETRAINED:-resnet50-0676ba61.pth}  # torchvision ImageNet ResNet-50 (IMAGENET1K_V1), never downloaded
+NPROC=${NPROC:-4}  # GPUs; --batch-size is global, so the recipe does not change with NPROC
+torchrun --nproc_per_node "$NPROC" -m projects.masnet.main --preset ssv1_8f --data-root "$DATA_ROOT" \
+    --pretrained "$PRETRAINED" --output-dir "$RUNS/ssv1_8f" --resume auto "$@"
