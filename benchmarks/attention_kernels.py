@@ -115,7 +115,8 @@ def load_reference_layer_class(checkout: Path) -> type:
     """
     models_dir = Path(checkout).resolve() / "slowfast" / "models"
     if not (models_dir / "vit_helper.py").is_file():
-        raise SystemExit(f"--reference-checkout {checkout}: not a Motionformer checkout (no slowfast/models/vit_helper.py)")
+        raise SystemExit(f"--reference-checkout {checkout}: no slowfast/models/vit_helper.py (not a Motionformer "
+                         "checkout)")
     package = types.ModuleType("motionformer_reference")
     package.__path__ = [str(models_dir)]
     sys.modules.setdefault(package.__name__, package)

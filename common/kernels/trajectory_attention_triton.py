@@ -3,8 +3,10 @@
 One program owns a block of queries and one frame: it streams that frame's keys in blocks with an online
 (flash-attention style) softmax and writes the ``[BLOCK_M, d]`` slice of the trajectory tokens ``[n, F, d]``. Only
 the per-(query, frame) log-sum-exp is kept for backward, so neither the ``n x n`` logits nor the ``(n, F, P)``
-probabilities ever exist in memory. Backward recomputes the probabilities block by block in two kernels (one
-over key blocks for dK/dV, one over query blocks for dQ), which keeps it free of atomics and deterministic.
+probabilities ever exist in memory. The output is stored heads-last, ``[B, n, F, heads, d]``, and returned as a
+``[B, heads, n, F, d]`` view, so merging heads afterwards costs no copy. Backward recomputes the probabilities
+block by block in two kernels (one over key blocks for dK/dV, one over query blocks for dQ), which keeps it free
+of atomics and deterministic.
 
 Attention dropout is applied to the per-frame softmax as in the reference; the keep mask comes from Philox
 (``tl.rand``) keyed on a seed drawn from torch's generator, so backward regenerates the same mask.
@@ -42,8 +44,14 @@ def _dot(a, b, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
 
 
 @triton.jit
+def _trajectory_rows(bh, offs_m, frame, num_tokens, num_frames, num_heads):
+    """Row of (query, frame) in the heads-last output layout [B, n, F, heads] (times head_dim for Out)."""
+    return (((bh // num_heads) * num_tokens + offs_m) * num_frames + frame) * num_heads + bh % num_heads
+
+
+@triton.jit
 def _forward_kernel(
-    Q, K, V, Out, LSE, qk_scale, dropout_p, seed, num_tokens, num_frames, num_patches, head_dim,
+    Q, K, V, Out, LSE, qk_scale, dropout_p, seed, num_tokens, num_frames, num_patches, head_dim, num_heads,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, HAS_DROPOUT: tl.constexpr,
     PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):
@@ -80,7 +88,7 @@ def _forward_kernel(
         acc = acc * correction[:, None] + _dot(probs.to(v.dtype), v, PRECISION, UPCAST)
         row_max = new_max
     acc = acc / row_sum[:, None]
-    out_rows = (bh * num_tokens + offs_m) * num_frames + frame
+    out_rows = _trajectory_rows(bh, offs_m, frame, num_tokens, num_frames, num_heads)
     tl.store(Out + out_rows[:, None] * head_dim + offs_d[None, :], acc.to(Out.dtype.element_ty),
              mask=row_valid[:, None] & d_valid[None, :])
     tl.store(LSE + out_rows, row_max + tl.log2(row_sum), mask=row_valid)
@@ -89,8 +97,8 @@ def _forward_kernel(
 @triton.jit
 def _backward_dkdv_kernel(
     Q, K, V, dOut, LSE, Delta, dK, dV, qk_scale, sm_scale, dropout_p, seed, num_tokens, num_frames, num_patches,
-    head_dim, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, HAS_DROPOUT: tl.constexpr,
-    PRECISION: tl.constexpr, UPCAST: tl.constexpr,
+    head_dim, num_heads, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    HAS_DROPOUT: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):
     block_n = tl.program_id(0)
     frame = tl.program_id(1)
@@ -112,7 +120,7 @@ def _backward_dkdv_kernel(
         row_valid = offs_m < num_tokens
         q_mask = row_valid[:, None] & d_valid[None, :]
         q = tl.load(Q + qkv_base + offs_m[:, None] * head_dim + offs_d[None, :], mask=q_mask, other=0.0)
-        out_rows = (bh * num_tokens + offs_m) * num_frames + frame
+        out_rows = _trajectory_rows(bh, offs_m, frame, num_tokens, num_frames, num_heads)
         do = tl.load(dOut + out_rows[:, None] * head_dim + offs_d[None, :], mask=q_mask, other=0.0)
         lse = tl.load(LSE + out_rows, mask=row_valid, other=0.0)
         delta = tl.load(Delta + out_rows, mask=row_valid, other=0.0)
@@ -137,8 +145,8 @@ def _backward_dkdv_kernel(
 @triton.jit
 def _backward_dq_kernel(
     Q, K, V, dOut, LSE, Delta, dQ, qk_scale, sm_scale, dropout_p, seed, num_tokens, num_frames, num_patches,
-    head_dim, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, HAS_DROPOUT: tl.constexpr,
-    PRECISION: tl.constexpr, UPCAST: tl.constexpr,
+    head_dim, num_heads, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    HAS_DROPOUT: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):
     block_m = tl.program_id(0)
     bh = tl.program_id(1).to(tl.int64)
@@ -151,7 +159,7 @@ def _backward_dq_kernel(
     q = tl.load(Q + qkv_base + offs_m[:, None] * head_dim + offs_d[None, :], mask=q_mask, other=0.0)
     dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
     for frame in range(0, num_frames):
-        out_rows = (bh * num_tokens + offs_m) * num_frames + frame
+        out_rows = _trajectory_rows(bh, offs_m, frame, num_tokens, num_frames, num_heads)
         do = tl.load(dOut + out_rows[:, None] * head_dim + offs_d[None, :], mask=q_mask, other=0.0)
         lse = tl.load(LSE + out_rows, mask=row_valid, other=0.0)
         delta = tl.load(Delta + out_rows, mask=row_valid, other=0.0)
@@ -202,19 +210,21 @@ class _TrajectoryAttentionFunction(torch.autograd.Function):
         batch, heads, num_tokens, head_dim = q.shape
         num_patches = num_tokens // num_frames
         q, k, v = (t.contiguous() for t in (q, k, v))
-        out = torch.empty(batch, heads, num_tokens, num_frames, head_dim, device=q.device, dtype=q.dtype)
-        lse = torch.empty(batch, heads, num_tokens, num_frames, device=q.device, dtype=torch.float32)
+        # Heads-last layout: the usual next step (merging heads into trajectory tokens [B, n, F, heads * d]) is
+        # then a free view, and the tensor saved here is the same storage a following linear layer saves.
+        out = torch.empty(batch, num_tokens, num_frames, heads, head_dim, device=q.device, dtype=q.dtype)
+        lse = torch.empty(batch, num_tokens, num_frames, heads, device=q.device, dtype=torch.float32)
         seed = int(torch.randint(0, 2**31 - 1, (1,)).item()) if dropout_p > 0 else 0
         settings = _launch_settings(q)
         grid = (triton.cdiv(num_tokens, settings["BLOCK_M"]), num_frames, batch * heads)
         with _on_device(q):
             _forward_kernel[grid](
                 q, k, v, out, lse, scale * _LOG2E, dropout_p, seed, num_tokens, num_frames, num_patches, head_dim,
-                HAS_DROPOUT=dropout_p > 0, **settings,
+                heads, HAS_DROPOUT=dropout_p > 0, **settings,
             )
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.num_frames, ctx.dropout_p, ctx.scale, ctx.seed = num_frames, dropout_p, scale, seed
-        return out
+        return out.permute(0, 3, 1, 2, 4)  # [B, h, n, F, d], a view
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -222,13 +232,13 @@ class _TrajectoryAttentionFunction(torch.autograd.Function):
         batch, heads, num_tokens, head_dim = q.shape
         num_frames = ctx.num_frames
         num_patches = num_tokens // num_frames
-        grad_out = grad_out.contiguous()
+        grad_out = grad_out.permute(0, 2, 3, 1, 4).contiguous()  # [B, n, F, h, d] like out (free if it already is)
         # delta = rowsum(dO * O) per (query, frame); it equals sum_j P_ij dP_ij even with dropout.
-        delta = (grad_out.float() * out.float()).sum(-1)  # [B, h, n, F]
+        delta = (grad_out.float() * out.float()).sum(-1)  # [B, n, F, h]
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         settings = _launch_settings(q)
         common_args = (ctx.scale * _LOG2E, ctx.scale, ctx.dropout_p, ctx.seed, num_tokens, num_frames, num_patches,
-                       head_dim)
+                       head_dim, heads)
         grid_kv = (triton.cdiv(num_patches, settings["BLOCK_N"]), num_frames, batch * heads)
         grid_q = (triton.cdiv(num_tokens, settings["BLOCK_M"]), batch * heads)
         with _on_device(q):

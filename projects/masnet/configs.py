@@ -51,8 +51,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Not from the paper: the small model on common.data.synthetic clips (64x64, 32 frames), for CI and the demo.
     "synthetic_tiny": dict(_COMMON, variant="masnet_tiny", video_root="", train_list="annotations/rawframes/train.txt",
                            val_list="annotations/rawframes/val.txt", category_file="annotations/category.txt",
-                           frame_template="img_{:05d}.jpg", num_segments=8, input_size=56, scale_size=64, lr=0.02,
-                           batch_size=8, dropout=0.5, weight_decay=5e-4, epochs=12, lr_type="cos_lr",
+                           frame_template="img_{:05d}.jpg", num_segments=8, input_size=56, scale_size=64, lr=0.01,
+                           batch_size=8, dropout=0.0, weight_decay=5e-4, epochs=12, lr_type="cos_lr",
                            lr_steps=[30, 40, 50, 60]),
 }
 

@@ -1,8 +1,9 @@
-"""MAS-Net: Motion Accumulation and Selection Network, with its TSN and TSM baselines.
+"""MAS-Net: Motion Accumulation and Selection Net, with its TSN and TSM baselines.
 
-Paper: "Learning Motion Accumulation and Selection for Action Recognition" (MAS-Net), reference code
-https://github.com/Henry7Lee/MAS-Net-for-action-recognition (commit b86e599c). The spec of everything below is
-``shared/specs/masnet.md``; the module names in the comments (MAM, MSM, TIM) are the reference's.
+Reference code: https://github.com/Henry7Lee/MAS-Net-for-action-recognition (commit b86e599c), built on the TSN
+and TSM code bases; its README says the paper was submitted to ECCV 2022 and gives no citation, so cite the code
+(see README.md). The spec of everything below is ``shared/specs/masnet.md``; the module names in comments (MAM,
+MSM, TIM) are the reference's.
 
 A MAS-Net is a TSN-style 2D ResNet run on every frame of a clip. Each bottleneck is a *MAS block*::
 
@@ -19,13 +20,12 @@ already channels-last-3d, so the temporal depthwise conv runs as one native Conv
 transpose copies (10x faster than the reference's permute + Conv1d on CPU), and the 2D convs use the
 channels-last kernels of oneDNN / cuDNN. The layout changes no numerics.
 
-Citation::
+Citation (the reference gives none; this cites its code)::
 
-    @article{li2022masnet,
-      title   = {Learning Motion Accumulation and Selection for Action Recognition},
-      author  = {Li, Hanqing and others},
-      year    = {2022},
-      note    = {MAS-Net, https://github.com/Henry7Lee/MAS-Net-for-action-recognition}
+    @misc{masnet2021code,
+      title        = {{MAS-Net} for action recognition: Motion Accumulation and Selection Net},
+      howpublished = {https://github.com/Henry7Lee/MAS-Net-for-action-recognition},
+      year         = {2021}
     }
 """
 from __future__ import annotations

@@ -25,6 +25,7 @@ from common.distributed import init_distributed, seed_everything
 from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose, unwrap_state_dict
 from common.engine.cli import add_engine_args, parse_with_presets, per_process_batch_size, save_resolved_config
 from common.engine.evaluate import topk_correct
+from common.engine.model_info import describe_model
 from common.engine.schedules import LRSchedule, steps_with_relative_lrs
 from common.engine.trainer import ClipPreprocessor, Trainer
 from projects.motionformer.configs import presets_for
@@ -45,6 +46,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--approx", choices=("none", "orthoformer"), default="none",
                        help="approximate stage 1 of trajectory attention")
     group.add_argument("--num-landmarks", type=int, default=128, help="Orthoformer landmarks")
+    group.add_argument("--pos-embed-type", choices=("separate", "joint"), default="separate",
+                       help="separate spatial + temporal tables (every config) or one space-time table (st_embed)")
     group.add_argument("--bgr", action="store_true", help="feed BGR clips (the released EPIC models expect them)")
 
 
@@ -52,7 +55,8 @@ def model_from_args(args: argparse.Namespace, drop_path: float = 0.0) -> Motionf
     """The model the flags describe (EPIC: ``--num-classes`` verbs plus 300 nouns)."""
     return build_model(args.variant, args.num_classes, num_frames=args.num_frames, img_size=args.crop_size,
                        original_traj_attn=args.original_traj_attn, attn_backend=args.attn_backend,
-                       approx=args.approx, num_landmarks=args.num_landmarks, drop_path_rate=drop_path)
+                       approx=args.approx, num_landmarks=args.num_landmarks, drop_path_rate=drop_path,
+                       pos_embed_type=args.pos_embed_type)
 
 
 def load_weights(model: Motionformer, path: str, variant: str, strict: bool, log: Any = print) -> None:
@@ -61,6 +65,8 @@ def load_weights(model: Motionformer, path: str, variant: str, strict: bool, log
     state = unwrap_state_dict(load_checkpoint(path))
     if "patch_embed_3d.proj.weight" in state:
         state = convert_reference_state_dict(state, variant)
+    if "st_embed" in state and model.pos_embed_type != "joint":
+        raise ValueError(f"{path} has a joint space-time position table (st_embed): add --pos-embed-type joint")
     load_state_dict_verbose(model, state, strict=strict, log=log)
 
 
@@ -128,8 +134,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     save_resolved_config(args, args.output_dir)
 
     model = model_from_args(args, args.drop_path)
+    notes = []
     if args.imagenet_weights:
-        load_imagenet_vit(model, args.imagenet_weights)
+        left = load_imagenet_vit(model, args.imagenet_weights)
+        notes.append(f"ImageNet ViT init from {args.imagenet_weights}; not in that file (kept at their initial "
+                     f"values): {', '.join(left)}")
     if args.finetune:
         load_weights(model, args.finetune, args.variant, strict=False)
     # Reference: AdamW with decay on every parameter (its no_weight_decay list is never used).
@@ -157,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                       val_loader=val_loader, preprocess=ClipPreprocessor(HALF_MEAN, HALF_STD, bgr=args.bgr,
                                                                          mixup=mixup),
                       accuracy_fn=epic_accuracy if epic else topk_correct, dist_info=info)
+    for note in notes + [describe_model(model)]:
+        trainer.logger.info(note)
     result = trainer.fit()
     trainer.logger.info(f"training {result.status} at epoch {result.epoch}, step {result.step}")
 

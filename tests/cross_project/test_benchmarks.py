@@ -51,7 +51,7 @@ def test_model_zoo_counts_parameters_and_fvcore_flops_in_closed_form(fake_regist
     assert model_zoo.main(["--out", str(tmp_path)]) == 0
     rows = {row["variant"]: row for row in json.loads((tmp_path / "model_zoo.json").read_text())["rows"]}
     paper = rows["fake_paper"]
-    assert paper["params"] == 41 and paper["params_diff_%"] == 0.0
+    assert paper["params"] == 41 and paper["params_diff_%"] == 0.0 and paper["check"] == "ok"
     # conv 3*4 MACs per voxel over 2x8x8 voxels + linear 4*5 MACs; fvcore skips the mean
     assert paper["gflops"] * 1e9 == pytest.approx(3 * 4 * 2 * 8 * 8 + 4 * 5)
     assert "| fake | fake_paper | 3x2x8x8 |" in (tmp_path / "model_zoo.md").read_text()
@@ -122,3 +122,6 @@ def test_model_zoo_checks_a_documented_deliberate_difference_against_the_project
     spec.info["params"] = 41  # e.g. an unused reference layer this implementation does not build
     row = model_zoo.measure_variant(spec, with_flops=False)
     assert row["params_diff_%"] == -18.0 and model_zoo.mismatches([row]) == []
+    assert model_zoo.check_label(row) == "ok (documented)"
+    spec.info["params"] = 45
+    assert model_zoo.check_label(model_zoo.measure_variant(spec, with_flops=False)) == "MISMATCH"

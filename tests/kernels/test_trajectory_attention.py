@@ -172,6 +172,9 @@ def run_triton_checks(device: str) -> None:
     for dtype in (torch.float16, torch.bfloat16):
         check_against_reference("triton", SHAPES[1], dtype, device)
     check_dropout("triton", device)
+    q, k, v = random_qkv(SHAPES[0], torch.float32, device)
+    merged = trajectory_attention(q, k, v, SHAPES[0][2], backend="triton").permute(0, 2, 3, 1, 4)
+    assert merged.is_contiguous(), "triton output should be stored heads-last [B, n, F, h, d]"
 
 
 def test_triton_interpreter_on_cpu():

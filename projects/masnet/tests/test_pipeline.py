@@ -67,7 +67,7 @@ def test_quick_demo_trains_tests_and_writes_its_outputs(tmp_path) -> None:
         assert (run / "train" / "checkpoints" / "last.pth").is_file()
         assert (run / "test" / "confusion.png").is_file()
         scores = np.load(run / "test" / "scores.npz", allow_pickle=False)
-        assert scores["scores"].shape == (4, 6, 4) and np.isfinite(scores["scores"]).all()  # 4 videos, 2x3 views
+        assert scores["scores"].shape == (4, 6, 2) and np.isfinite(scores["scores"]).all()  # 4 videos, 2x3 views
     cam = tmp_path / "masnet_tiny" / "cam"
     assert (cam / "cam_frames.png").is_file() and len(list(cam.glob("cam_frame_*.png"))) == 8
     video = VideoReader(cam / "cam.mp4")
