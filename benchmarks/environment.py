@@ -5,13 +5,14 @@ Results are only comparable when the machine and versions travel with them, so e
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import platform
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -56,6 +57,24 @@ def resolve_device(name: str) -> "torch.device":
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit(f"--device {name}: no CUDA device is available on this machine")
     return device
+
+
+@contextlib.contextmanager
+def torch_cpu_settings(threads: int | None = None, flush_denormal: bool = False) -> Iterator[None]:
+    """Set torch's CPU thread count and denormal flushing for a benchmark, restoring both afterwards (the scripts'
+    ``main`` also runs in-process under pytest)."""
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    flushed = flush_denormal and torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous_threads)
+        if flushed:
+            torch.set_flush_denormal(False)
 
 
 def write_json(path: Path, benchmark: str, settings: dict[str, Any], rows: list[dict[str, Any]]) -> Path:

@@ -22,7 +22,8 @@ from typing import Any, Callable
 import torch
 from tqdm import tqdm
 
-from benchmarks.environment import RESULTS_DIR, format_table, resolve_device, write_json, write_markdown
+from benchmarks.environment import (RESULTS_DIR, format_table, resolve_device, torch_cpu_settings, write_json,
+                                    write_markdown)
 from benchmarks.registry import VariantSpec, classification_loss, example_clip, iter_variants
 
 COLUMNS = ("project", "variant", "impl", "input", "batch", "device", "amp", "train_clips/s", "infer_clips/s",
@@ -168,6 +169,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None,
                         help="directory for model_speed_<device>.{json,md} (default benchmarks/results)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--keep-denormals", action="store_true",
+                        help="CPU: do not flush denormal floats to zero (slow: momentum buffers of a few SGD steps on "
+                             "random data decay into denormals and make some steps 10x slower)")
     args = parser.parse_args(argv)
     defaults = (2, 1, 2) if args.tiny else (8, 3, 10)
     args.batch_size = args.batch_size or defaults[0]
@@ -180,15 +184,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    args.flush_denormal = device.type == "cpu" and not args.keep_denormals
     specs = list(iter_variants(args.projects, args.variants, paper=False if args.tiny else None))
     if not specs:
         raise SystemExit("no registered variant matches the filters")
     impls = ("ours", "reference") if args.reference_checkout else ("ours",)
-    rows = [run_variant(spec, args, device, impl)
-            for spec in tqdm(specs, desc="model speed", unit="variant", file=sys.stderr) for impl in impls]
+    with torch_cpu_settings(args.threads, args.flush_denormal):
+        rows = [run_variant(spec, args, device, impl)
+                for spec in tqdm(specs, desc="model speed", unit="variant", file=sys.stderr) for impl in impls]
     print(format_table(rows, COLUMNS))
     settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()
                 if key not in ("out", "projects", "variants")}

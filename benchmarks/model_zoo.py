@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from benchmarks.environment import RESULTS_DIR, format_table, write_json, write_markdown
+from benchmarks.environment import RESULTS_DIR, format_table, torch_cpu_settings, write_json, write_markdown
 from benchmarks.registry import VariantSpec, iter_variants
 from common.engine.model_info import count_flops, count_parameters
 
@@ -135,17 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for model_zoo.{json,md}")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
     specs = list(iter_variants(args.projects, args.variants))
     if not specs:
         parser.error("no registered variant matches the filters")
     rows = []
-    for spec in tqdm(specs, desc="model zoo", unit="variant", file=sys.stderr):
-        with_flops = not args.no_flops and (not args.tiny or not spec.is_paper)
-        rows.append(measure_variant(spec, with_flops))
-        rows[-1]["check"] = check_label(rows[-1])
+    with torch_cpu_settings(args.threads):
+        for spec in tqdm(specs, desc="model zoo", unit="variant", file=sys.stderr):
+            with_flops = not args.no_flops and (not args.tiny or not spec.is_paper)
+            rows.append(measure_variant(spec, with_flops))
+            rows[-1]["check"] = check_label(rows[-1])
     settings = {"tiny": args.tiny, "flops": not args.no_flops, "batch": 1, "flop_counter": "fvcore"}
     print(format_table(rows, COLUMNS))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ def run_entry_point(module: str, argv: list[str]) -> int:
     """Run ``python -m module *argv`` in this process; the exit status (0 when it returns normally)."""
     saved_argv = sys.argv
     sys.argv = [module, *argv]
+    sys.modules.pop(module, None)  # imported earlier by a sibling entry point; run a fresh copy as __main__
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as stop:

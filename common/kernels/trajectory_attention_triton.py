@@ -192,7 +192,7 @@ def _launch_settings(q: torch.Tensor) -> dict:
     head_dim = q.shape[-1]
     block_d = max(16, triton.next_power_of_2(head_dim))
     allow_tf32 = q.is_cuda and torch.backends.cuda.matmul.allow_tf32
-    precision = "tf32" if (q.dtype == torch.float32 and allow_tf32) or q.dtype != torch.float32 else "ieee"
+    precision = "ieee" if q.dtype == torch.float32 and not allow_tf32 else "tf32"  # only read for fp32 operands
     # 64 x 32 tiles fit P = 196 with one 4-key tail; keep tiles small for large head dims to bound registers.
     block_m = 64 if block_d <= 64 else 32
     upcast = _interpreting() and q.dtype == torch.bfloat16

@@ -37,7 +37,7 @@ from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose
 from common.engine.cli import parse_with_presets
 from common.plots import colormap, save_heatmap_grid_png
 from projects.masnet.configs import presets_for
-from projects.masnet.data import add_data_args, class_names, test_sampler, view_transform
+from projects.masnet.data import add_data_args, class_names, clip_sampler, view_transform
 from projects.masnet.main import add_model_args, model_from_args, read_weights
 from projects.masnet.model import MASNet
 
@@ -70,7 +70,7 @@ def read_clip(path: Path, args: argparse.Namespace) -> np.ndarray:
     """The single test view of a video file or frame folder: uint8 ``[T, S, S, 3]``, S = ``--input-size``."""
     reader = FrameFolderReader(path, args.frame_template) if path.is_dir() else VideoReader(path)
     try:
-        indices = test_sampler(args.num_segments, 1).test_indices(reader.num_frames, 0)
+        indices = clip_sampler(args.num_segments, 1).test_indices(reader.num_frames, 0)
         frames = torch.from_numpy(reader.read(indices)).permute(0, 3, 1, 2)  # [T, 3, H, W]
     finally:
         reader.close()

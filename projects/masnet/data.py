@@ -130,7 +130,7 @@ def val_dataset(args: argparse.Namespace, records: list) -> VideoClipDataset:
     return _dataset(args, records, sampler, transform=view_transform(args, args.input_size), mode="test")
 
 
-def test_sampler(num_segments: int, num_clips: int) -> TSNSegmentSampler:
+def clip_sampler(num_segments: int, num_clips: int) -> TSNSegmentSampler:
     """MAS-Net test.py clips: 1 = segment centres, 2 = centres and starts (``--twice_sample``), D > 2 = D uniform
     clips phased over the first segment (``--dense_sample --dense_sample_num D``)."""
     if num_clips < 1:
@@ -140,10 +140,10 @@ def test_sampler(num_segments: int, num_clips: int) -> TSNSegmentSampler:
     return TSNSegmentSampler(num_segments, uniform_test_clips=num_clips)
 
 
-def test_dataset(args: argparse.Namespace, records: list, num_clips: int, num_crops: int,
+def multiview_dataset(args: argparse.Namespace, records: list, num_clips: int, num_crops: int,
                  full_res: bool) -> VideoClipDataset:
     """Every (clip, crop) view of every video; crops of ``--scale-size`` with ``full_res``, else ``--input-size``."""
     crop_size = args.scale_size if full_res else args.input_size
-    return _dataset(args, records, test_sampler(args.num_segments, num_clips), mode="test", num_crops=num_crops,
+    return _dataset(args, records, clip_sampler(args.num_segments, num_clips), mode="test", num_crops=num_crops,
                     transform=view_transform(args, crop_size),
                     test_transform_for_crop=lambda crop: view_transform(args, crop_size, num_crops, crop))

@@ -24,6 +24,8 @@ from typing import Sequence
 if __package__ in (None, ""):  # `cd projects/masnet && python demo.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import torch
+
 from common.data.synthetic import make_synthetic_dataset
 from projects.masnet import cam as masnet_cam
 from projects.masnet import main as masnet_main
@@ -84,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     args = parser.parse_args(argv)
+    # One compute thread plus one loader process fill two cores; a second OpenMP thread for these small layers
+    # gains little and, when the cores are shared, spins.
+    torch.set_num_threads(1)
     return run_demo(Path(args.out), quick=args.quick, seed=args.seed, workers=args.workers)
 
 

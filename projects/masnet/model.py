@@ -14,11 +14,13 @@ The per-frame logits are averaged over time (TSN consensus). The baselines share
 temporal modelling, ``tsm_*`` shifts 1/8 of the channels of every block input forward and 1/8 backward (TSM,
 "blockres" placement).
 
-Internal layout: frames are ``[B*T, C, H, W]`` tensors kept in channels-last memory, i.e. physically
-``[B, T, H, W, C]``. In this layout the temporal view ``[B, C, T, H, W]`` is a zero-copy permutation that is
-already channels-last-3d, so the temporal depthwise conv runs as one native Conv3d without the reference's
-transpose copies (10x faster than the reference's permute + Conv1d on CPU), and the 2D convs use the
-channels-last kernels of oneDNN / cuDNN. The layout changes no numerics.
+Internal layout: frames are ``[B*T, C, H, W]``, so every 2D op is a plain batched op, and the clip layout picks the
+memory format. A channels-last-3d clip (the engine's ``--channels-last``, fastest on GPUs with AMP and for CPU
+inference) gives channels-last frames by a zero-copy view, physically ``[B, T, H, W, C]``; in that layout the
+temporal view ``[B, C, T, H, W]`` is channels-last-3d too, so TIM runs as one native Conv3d with no transposes. A
+contiguous clip gives NCHW frames (fastest for CPU training, where channels-last BatchNorm backward is slow), and
+TIM then runs as shifted multiply-adds. Either way there are none of the reference's permute copies for TIM (about
+10x its cost on CPU). The layout changes no numerics beyond float rounding.
 
 Citation (the reference gives none; this cites its code)::
 
@@ -86,6 +88,12 @@ class TemporalInteraction(nn.Module):
 
     The weight is ``[C, 1, 3, 1, 1]`` (the reference stores the same taps as a Conv1d weight ``[C, 1, 3]``).
     It is an ordinary weight: trained, weight-decayed, so the shift drifts during training as in the reference.
+
+    Two evaluations of the same conv, chosen by the memory layout of the frames: with channels-last frames the
+    ``[N, C, T, H, W]`` view is already channels-last-3d, so one Conv3d runs without copies; with NCHW frames that
+    view would need a transposed copy, so the three taps are applied as shifted multiply-adds on the
+    ``[N, T, C, H, W]`` view instead (3x faster there). Under tracing (fvcore, export) the Conv3d form is used, so
+    FLOP counts include TIM as they do for the reference's Conv1d.
     """
 
     def __init__(self, channels: int, num_segments: int, fold_div: int = 8) -> None:
@@ -98,8 +106,14 @@ class TemporalInteraction(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         nt, channels, height, width = frames.shape
         clips = frames.view(nt // self.num_segments, self.num_segments, channels, height, width)  # [N, T, C, H, W]
-        clips = clips.permute(0, 2, 1, 3, 4)  # [N, C, T, H, W]: a view, channels-last-3d when frames are channels-last
-        out = self.conv(clips)  # [N, C, T, H, W]
+        if frames.is_contiguous() and not torch.jit.is_tracing():
+            taps = self.conv.weight.view(channels, 3).to(frames.dtype)  # [C, 3]: frames t-1, t, t+1
+            previous, current, following = (taps[:, k].view(1, 1, channels, 1, 1) for k in range(3))
+            out = clips * current  # [N, T, C, H, W]
+            out[:, 1:].addcmul_(clips[:, :-1], previous)
+            out[:, :-1].addcmul_(clips[:, 1:], following)
+            return out.view(nt, channels, height, width)  # [N*T, C, H, W]
+        out = self.conv(clips.permute(0, 2, 1, 3, 4))  # [N, C, T, H, W]
         return out.permute(0, 2, 1, 3, 4).reshape(nt, channels, height, width)  # [N*T, C, H, W]
 
 
@@ -210,12 +224,13 @@ class Bottleneck(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         identity = frames if self.downsample is None else self.downsample(frames)
         out = self.shift(frames) if self.shift is not None else frames
-        out = F.relu(self.bn1(self.conv1(out)))
+        out = F.relu(self.bn1(self.conv1(out)), inplace=True)
         if self.temporal == "mas":
             out = self.tim(self.msm(self.mam(out), out))
-        out = F.relu(self.bn2(self.conv2(out)))
+        out = F.relu(self.bn2(self.conv2(out)), inplace=True)
         out = self.bn3(self.conv3(out))
-        return F.relu(out + identity)
+        out += identity
+        return F.relu(out, inplace=True)
 
 
 @dataclass(frozen=True)
@@ -307,18 +322,18 @@ class MASNet(nn.Module):
         return self
 
     def to_frames(self, clips: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, T, H, W]`` -> channels-last ``[B*T, 3, H, W]`` (a view when the input is channels-last-3d)."""
+        """``[B, 3, T, H, W]`` -> ``[B*T, 3, H, W]``: channels-last frames (a view) from a channels-last-3d clip
+        (``--channels-last``), NCHW frames otherwise. The layout then stays through the network."""
         batch, channels, frames, height, width = clips.shape
         if frames != self.num_segments:
             raise ValueError(f"model built for num_segments={self.num_segments}, got a clip of {frames} frames; "
                              f"build it with num_segments={frames} (no weight depends on T)")
-        stacked = clips.transpose(1, 2).reshape(batch * frames, channels, height, width)  # [B*T, 3, H, W]
-        return stacked.contiguous(memory_format=torch.channels_last)
+        return clips.transpose(1, 2).reshape(batch * frames, channels, height, width)  # [B*T, 3, H, W]
 
     def forward_features(self, clips: torch.Tensor) -> torch.Tensor:
         """Last feature map, ``[B*T, C, H/32, W/32]``."""
         x = self.to_frames(clips)
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, stride=2, padding=1)  # [B*T, w, H/4, W/4]
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x)), inplace=True), 3, stride=2, padding=1)  # [B*T, w, H/4, W/4]
         for stage in self.stages:
             x = stage(x)
         return x

@@ -34,7 +34,7 @@ from common.engine.cli import parse_with_presets, per_process_batch_size
 from common.engine.evaluate import multiview_test
 from common.engine.trainer import AMP_DTYPES
 from projects.masnet.configs import presets_for
-from projects.masnet.data import add_data_args, class_names, read_records, test_dataset
+from projects.masnet.data import add_data_args, class_names, multiview_dataset, read_records
 from projects.masnet.main import add_model_args, model_from_args, read_weights
 
 
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float] | None:
     model.to(info.device)
 
     records = read_records(args, args.val_list, num_classes, "--val-list / --test_list")
-    dataset = test_dataset(args, records, num_clips, args.test_crops, args.full_res)
+    dataset = multiview_dataset(args, records, num_clips, args.test_crops, args.full_res)
     loader = build_loader(dataset, per_process_batch_size(args.test_batch_size, info.world_size), train=False,
                           num_workers=args.workers, seed=args.seed, rank=info.rank, world_size=info.world_size)
     meter = MultiViewTestMeter(len(records), dataset.num_views, num_classes, aggregate="mean", score="logits",

@@ -90,7 +90,9 @@ def test_model_zoo_tiny_mode_on_registered_projects(tmp_path):
 
 @pytest.mark.skipif(not HAVE_TINY_VARIANTS, reason="no project registers a tiny variant yet")
 def test_model_speed_tiny_mode_on_registered_projects(tmp_path):
-    status = model_speed.main(["--tiny", "--device", "cpu", "--out", str(tmp_path)])
+    threads = torch.get_num_threads()
+    status = model_speed.main(["--tiny", "--device", "cpu", "--threads", "1", "--out", str(tmp_path)])
+    assert torch.get_num_threads() == threads, "model_speed must restore the thread count it changed"
     rows = json.loads((tmp_path / "model_speed_cpu.json").read_text())["rows"]
     errors = [f"{row['project']}/{row['variant']}: {row['error']}" for row in rows if "error" in row]
     assert status == 0 and not errors, "\n".join(errors)

@@ -11,7 +11,7 @@ import torch
 from common.data.video_reader import VideoReader
 from common.engine.cli import parse_with_presets
 from projects.masnet.configs import PRESETS, presets_for
-from projects.masnet.data import flip_transform, test_sampler
+from projects.masnet.data import clip_sampler, flip_transform
 from projects.masnet.demo import run_demo
 from projects.masnet.main import build_parser, lr_schedule
 from projects.masnet.test import build_parser as build_test_parser
@@ -35,9 +35,9 @@ def test_mas_lr_schedule_matches_the_reference() -> None:
 
 def test_test_time_clips_follow_the_reference_worked_example() -> None:
     # masnet.md 2.5, N = 37, T = 8 (1-based frame numbers there, 0-based here).
-    assert (test_sampler(8, 1).test_indices(37, 0) + 1).tolist() == [3, 7, 12, 17, 21, 26, 31, 35]
-    assert (test_sampler(8, 2).test_indices(37, 1) + 1).tolist() == [1, 5, 10, 14, 19, 24, 28, 33]
-    dense = test_sampler(8, 10)  # --dense_sample at test time: uniform TSN clips, phases [0,0,0,1,1,2,2,2,3,3]
+    assert (clip_sampler(8, 1).test_indices(37, 0) + 1).tolist() == [3, 7, 12, 17, 21, 26, 31, 35]
+    assert (clip_sampler(8, 2).test_indices(37, 1) + 1).tolist() == [1, 5, 10, 14, 19, 24, 28, 33]
+    dense = clip_sampler(8, 10)  # --dense_sample at test time: uniform TSN clips, phases [0,0,0,1,1,2,2,2,3,3]
     phases = [int(dense.test_indices(37, clip)[0]) for clip in range(10)]
     assert phases == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]
 
