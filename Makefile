@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 # Whole test suite (common, projects, cross-project) plus the ci/ regression checks.
 test: $(STAMP)
-	OMP_NUM_THREADS=2 $(PY) -m pytest -q -p no:cacheprovider --durations=15
+	OMP_NUM_THREADS=2 $(PY) -m pytest -p no:cacheprovider --durations=15
 
 demo: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) -m projects.masnet.demo --out demo_runs/masnet

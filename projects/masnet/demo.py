@@ -34,7 +34,7 @@ from projects.masnet import test as masnet_test
 # Two classes, "Moving something from left to right" and "... right to left": every frame, and the average of a
 # clip's frames, looks the same in both, so TSN stays at chance (50%) while the direction is plain to a temporal
 # model. (videos per class, epochs) of the full demo and of --quick.
-FULL = dict(videos_per_class=48, epochs=12)
+FULL = dict(videos_per_class=64, epochs=16)
 QUICK = dict(videos_per_class=8, epochs=2)
 NUM_CLASSES = 2
 VARIANTS = ("masnet_tiny", "tsn_tiny")

@@ -110,6 +110,18 @@ def test_tim_starts_as_the_tsm_shift() -> None:
     torch.testing.assert_close(tim_out.reshape(frames.shape), TemporalShift(5)(frames))
 
 
+def test_tim_both_layouts_equal_the_reference_conv1d() -> None:
+    tim = TemporalInteraction(8, num_segments=4)
+    torch.nn.init.normal_(tim.conv.weight)
+    frames = torch.randn(2 * 4, 8, 3, 3)
+    # The reference: permute to [N*H*W, C, T], Conv1d with the [C, 1, 3] weight, permute back.
+    sequences = frames.view(2, 4, 8, 3, 3).permute(0, 3, 4, 2, 1).reshape(18, 8, 4)
+    expected = F.conv1d(sequences, tim.conv.weight.view(8, 1, 3), padding=1, groups=8)
+    expected = expected.view(2, 3, 3, 8, 4).permute(0, 4, 3, 1, 2).reshape(8, 8, 3, 3)
+    torch.testing.assert_close(tim(frames), expected)  # NCHW: shifted multiply-adds
+    torch.testing.assert_close(tim(frames.contiguous(memory_format=torch.channels_last)), expected)  # Conv3d
+
+
 def test_channels_last_input_gives_the_same_logits() -> None:
     torch.manual_seed(0)
     model = build_model("masnet_tiny", 4, num_segments=4).eval()
