@@ -25,12 +25,12 @@ from tqdm import tqdm
 from benchmarks.environment import (RESULTS_DIR, format_table, resolve_device, torch_cpu_settings, write_json,
                                     write_markdown)
 from benchmarks.registry import VariantSpec, classification_loss, example_clip, iter_variants
+from common.engine.trainer import AMP_DTYPES, convert_memory_format
 
 COLUMNS = ("project", "variant", "impl", "input", "batch", "device", "amp", "train_clips/s", "infer_clips/s",
            "train_peak_MiB", "infer_peak_MiB", "error")
 SPEED_NOTES = ("Random clips already on the device (no data loading); SGD step with cross-entropy. Peak memory: "
                "CUDA max allocated; CPU peak resident set size of the whole process (an upper bound).")
-AMP_DTYPES = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def _reset_peak_memory(device: torch.device) -> None:
@@ -76,8 +76,10 @@ def benchmark_model(model: torch.nn.Module, clip: torch.Tensor, num_classes: int
                     device: torch.device) -> dict[str, Any]:
     """Train-step and inference throughput of one built model on one fixed clip batch."""
     row: dict[str, Any] = {}
+    model = model.to(device)
+    if args.channels_last:  # the engine's rule: channels_last for 2-D conv weights, channels_last_3d for 3-D ones
+        convert_memory_format(model)
     memory_format = torch.channels_last_3d if args.channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=memory_format)
     clip = clip.to(device).contiguous(memory_format=memory_format)
     labels = torch.arange(clip.shape[0], device=device) % num_classes
     amp_dtype = AMP_DTYPES[args.amp]
@@ -159,7 +161,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--mode", choices=("train", "infer", "both"), default="both")
     parser.add_argument("--amp", choices=tuple(AMP_DTYPES), default="off")
-    parser.add_argument("--channels-last", action="store_true", help="channels_last_3d weights and inputs")
+    parser.add_argument("--channels-last", action="store_true", help="channels-last weights (as the trainer's --channels-last) and channels_last_3d inputs")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (compile time excluded)")
     parser.add_argument("--attn-backend", default=None, help="build override for models with selectable attention")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps (default 3, tiny 1)")

@@ -61,7 +61,7 @@ class TrainResult:
     last_validation: dict[str, float]
 
 
-def _convert_memory_format(model: nn.Module) -> None:
+def convert_memory_format(model: nn.Module) -> None:
     """channels_last for 4-D weights (2-D convs) and channels_last_3d for 5-D weights (3-D convs), in place."""
     for param in model.parameters():
         if param.dim() == 4:
@@ -116,7 +116,7 @@ class Trainer:
         if config.sync_bn and self.info.distributed:
             self.model = convert_sync_batchnorm(self.model)
         if config.channels_last:
-            _convert_memory_format(self.model)
+            convert_memory_format(self.model)
         wrapped: nn.Module = self.model
         if self.info.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None

@@ -17,8 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from projects.motionformer.model import VARIANT_ARGS, build_model, convert_reference_state_dict
+
+
+class PySlowFastInput(nn.Module):
+    """Feeds the reference model our ``[B, 3, T, H, W]`` clip as the one-pathway list PySlowFast models take."""
+
+    def __init__(self, reference: nn.Module) -> None:
+        super().__init__()
+        self.reference = reference
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.reference([clip])
 
 
 def build_reference_model(checkout: Path, variant: str, num_classes: int | None = None,
@@ -63,7 +75,7 @@ def build_reference_model(checkout: Path, variant: str, num_classes: int | None 
     cfg.VIT.USE_ORIGINAL_TRAJ_ATTN_CODE = original_traj_attn
     cfg.VIT.APPROX_ATTN_TYPE = approx
     cfg.VIT.APPROX_ATTN_DIM = num_landmarks
-    return builder.VisionTransformer(cfg)
+    return PySlowFastInput(builder.VisionTransformer(cfg))
 
 
 def measure_parity(checkout: Path, variant: str, batch: int = 2, seed: int = 0, original_traj_attn: bool = True,
@@ -75,7 +87,7 @@ def measure_parity(checkout: Path, variant: str, batch: int = 2, seed: int = 0, 
     """
     options = {"original_traj_attn": original_traj_attn, "approx": approx, "num_landmarks": num_landmarks}
     torch.manual_seed(seed)
-    reference = build_reference_model(checkout, variant, **options, **overrides).eval()
+    reference = build_reference_model(checkout, variant, **options, **overrides).reference.eval()  # raw model
     with torch.no_grad():  # unit-scale random weights (the reference's init zeroes the tubelet kernel)
         for parameter in reference.parameters():
             if parameter.dim() > 1:
