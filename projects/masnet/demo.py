@@ -54,6 +54,7 @@ def run_variant(variant: str, data_root: Path, out: Path, epochs: int, seed: int
 def run_demo(out: Path, quick: bool = False, seed: int = 0, workers: int = 1) -> dict:
     settings = QUICK if quick else FULL
     start = time.perf_counter()
+    out = out.resolve()  # cam.py reads a relative --video against --data-root; absolute paths keep both unambiguous
     dataset = make_synthetic_dataset(out / "data", num_classes=NUM_CLASSES,
                                      videos_per_class=settings["videos_per_class"], formats=("frames",), seed=seed)
     print(dataset.summary().splitlines()[0], flush=True)

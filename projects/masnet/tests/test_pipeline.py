@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from argparse import Namespace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,8 +57,9 @@ def test_flip_swaps_left_and_right_classes_by_name() -> None:
         assert outcomes == {True, False}
 
 
-def test_quick_demo_trains_tests_and_writes_its_outputs(tmp_path) -> None:
-    summary = run_demo(tmp_path, quick=True, workers=0)
+def test_quick_demo_trains_tests_and_writes_its_outputs(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path.parent)  # a relative --out, as `make demo` passes it
+    summary = run_demo(Path(tmp_path.name), quick=True, workers=0)
     assert json.loads((tmp_path / "summary.json").read_text())["top1"] == summary["top1"]
     for variant in ("masnet_tiny", "tsn_tiny"):
         assert 0.0 <= summary["top1"][variant] <= 100.0
