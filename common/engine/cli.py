@@ -63,6 +63,17 @@ def add_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def add_test_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The evaluation subset of the engine flags, for ``test.py`` (workers, seed, AMP, device, progress bar)."""
+    group = parser.add_argument_group("engine")
+    group.add_argument("--workers", "-j", type=int, default=4, help="DataLoader worker processes per process")
+    group.add_argument("--seed", type=int, default=0, help="random seed")
+    group.add_argument("--amp", choices=("off", "fp16", "bf16"), default="off", help="autocast precision")
+    group.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="test device")
+    group.add_argument("--no-progress", action="store_true", help="disable the tqdm progress bar")
+    return parser
+
+
 def parse_with_presets(parser: argparse.ArgumentParser, presets: dict[str, dict[str, Any]],
                        argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse ``argv`` where ``--preset NAME`` supplies defaults and every explicitly given flag overrides them.

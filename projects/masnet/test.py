@@ -30,7 +30,7 @@ from common.data.multiview import MultiViewTestMeter
 from common.distributed import init_distributed, is_main_process
 from common.engine.batch import ClipPreprocessor
 from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose
-from common.engine.cli import parse_with_presets, per_process_batch_size
+from common.engine.cli import add_test_engine_args, parse_with_presets, per_process_batch_size
 from common.engine.evaluate import multiview_test
 from common.engine.trainer import AMP_DTYPES
 from projects.masnet.configs import presets_for
@@ -53,11 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test_list", dest="val_list", help="annotation file to test (same as --val-list)")
     parser.add_argument("--batch_size", "--batch-size", dest="test_batch_size", type=int, default=8,
                         help="views per batch (all processes together)")
-    parser.add_argument("--workers", "-j", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--amp", choices=tuple(AMP_DTYPES), default="off")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
-    parser.add_argument("--no-progress", action="store_true")
+    add_test_engine_args(parser)
     add_model_args(parser)
     add_data_args(parser)
     return parser

@@ -22,7 +22,7 @@ from common.data.datasets import build_loader
 from common.data.device_transforms import HALF_MEAN, HALF_STD
 from common.data.multiview import MultiViewTestMeter
 from common.distributed import init_distributed, is_main_process
-from common.engine.cli import parse_with_presets, per_process_batch_size
+from common.engine.cli import add_test_engine_args, parse_with_presets, per_process_batch_size
 from common.engine.evaluate import multiview_test
 from common.engine.trainer import AMP_DTYPES, ClipPreprocessor
 from projects.motionformer.configs import presets_for
@@ -39,11 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-crops", type=int, choices=(1, 3), default=3, help="spatial views (left/centre/right)")
     parser.add_argument("--batch-size", dest="test_batch_size", type=int, default=64,
                         help="global test batch (views; the reference: 64)")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--amp", choices=tuple(AMP_DTYPES), default="off", help="the reference tests under fp16")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
-    parser.add_argument("--no-progress", action="store_true")
+    add_test_engine_args(parser)
     add_model_args(parser)
     add_data_args(parser)
     return parser
