@@ -27,6 +27,7 @@ from common.data.datasets import build_loader
 from common.distributed import init_distributed, seed_everything
 from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose, unwrap_state_dict
 from common.engine.cli import add_engine_args, parse_with_presets, per_process_batch_size
+from common.engine.model_info import describe_model
 from common.engine.param_groups import describe_param_groups, tsn_param_groups
 from common.engine.schedules import LRSchedule, cosine, mas_lr, multistep
 from common.engine.trainer import Trainer, TrainResult
@@ -132,9 +133,10 @@ def main(argv: Sequence[str] | None = None) -> TrainResult:
     optimizer = torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     trainer = Trainer(model, optimizer, lr_schedule(args), F.cross_entropy, train_loader, args, val_loader=val_loader,
                       dist_info=info)
-    trainer.logger.info(f"{args.variant}: {sum(p.numel() for p in model.parameters()):,} parameters, "
-                        f"{args.num_classes} classes, {len(train_set.records)} training videos\n"
-                        + describe_param_groups(groups))
+    example = torch.zeros(1, 3, args.num_segments, args.input_size, args.input_size,
+                          device=next(model.parameters()).device)  # [1, 3, T, H, W] for the FLOP count
+    trainer.logger.info(f"{args.variant}: {describe_model(model, example)}, {args.num_classes} classes, "
+                        f"{len(train_set.records)} training videos\n" + describe_param_groups(groups))
     result = trainer.fit()
     trainer.logger.info(f"training {result.status}: epoch {result.epoch}, step {result.step}, "
                         f"best {args.best_metric} {result.best_metric}")

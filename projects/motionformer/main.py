@@ -166,7 +166,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                       val_loader=val_loader, preprocess=ClipPreprocessor(HALF_MEAN, HALF_STD, bgr=args.bgr,
                                                                          mixup=mixup),
                       accuracy_fn=epic_accuracy if epic else topk_correct, dist_info=info)
-    for note in notes + [describe_model(model)]:
+    example = torch.zeros(1, 3, args.num_frames, args.crop_size, args.crop_size,
+                          device=next(model.parameters()).device)  # [1, 3, T, H, W] for the FLOP count
+    for note in notes + [describe_model(model, example)]:
         trainer.logger.info(note)
     result = trainer.fit()
     trainer.logger.info(f"training {result.status} at epoch {result.epoch}, step {result.step}")
