@@ -1,0 +1,110 @@
+"""Precise BN: the recomputed statistics are the batch-averaged batch statistics, frozen layers stay, modes and
+momenta are restored, and two gloo ranks end with the average of their statistics."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from common.engine.batch import ClipPreprocessor
+from common.engine.precise_bn import clip_inputs, update_bn_stats
+
+
+def _model() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4), nn.ReLU(), nn.Conv3d(4, 5, 1), nn.BatchNorm3d(5))
+
+
+def _batches(seed: int, count: int = 3) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(2, 3, 2, 3, 3, generator=generator) * (i + 1) + i for i in range(count)]
+
+
+def _expected_stats(model: nn.Sequential, batches: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Batch-averaged mean and unbiased variance of the inputs of both BN layers, computed directly."""
+    stats = []
+    for bn_index, prefix in ((1, model[:1]), (4, model[:4])):
+        with torch.no_grad():
+            features = [prefix.train()(x).transpose(0, 1).flatten(1) for x in batches]  # [C, N*T*H*W] each
+        stats.append(torch.stack([f.mean(1) for f in features]).mean(0))
+        stats.append(torch.stack([f.var(1, unbiased=True) for f in features]).mean(0))
+    return tuple(stats)
+
+
+def test_statistics_are_the_average_of_batch_statistics() -> None:
+    model = _model()
+    model[1].momentum = 0.3
+    model.eval()
+    batches = _batches(0)
+    expected = _expected_stats(_model(), batches)
+    assert update_bn_stats(model, iter(batches), num_batches=10) == 3  # the loader is shorter: all of it
+    assert not model.training and model[1].momentum == 0.3 and model[4].momentum == 0.1
+    for actual, wanted in zip((model[1].running_mean, model[1].running_var, model[4].running_mean,
+                               model[4].running_var), expected):
+        torch.testing.assert_close(actual, wanted, rtol=1e-5, atol=1e-6)
+    assert update_bn_stats(model, iter(batches), num_batches=1) == 1  # only the first batch is read
+    torch.testing.assert_close(model[1].running_mean, _expected_stats(_model(), batches[:1])[0])
+
+
+def test_frozen_layers_and_empty_input_leave_statistics_alone() -> None:
+    model = _model()
+    original = model[1].running_mean.clone()
+
+    class Frozen(nn.Sequential):
+        def train(self, mode: bool = True) -> "Frozen":
+            super().train(mode)
+            self[1].eval()  # like TSN's partial BN
+            return self
+
+    frozen = Frozen(*model)
+    update_bn_stats(frozen, iter(_batches(1)), num_batches=2)
+    torch.testing.assert_close(frozen[1].running_mean, original)
+    assert frozen[4].running_mean.abs().sum() > 0
+    before = frozen[4].running_mean.clone()
+    assert update_bn_stats(frozen, iter([]), num_batches=5) == 0
+    torch.testing.assert_close(frozen[4].running_mean, before)
+    with pytest.raises(ValueError, match="num_batches"):
+        update_bn_stats(model, iter([]), num_batches=0)
+
+
+def test_clip_inputs_normalise_without_training_transforms() -> None:
+    calls = []
+    preprocess = ClipPreprocessor((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), train_transforms=(lambda c: calls.append(1) or c,))
+    batch = {"clip": torch.full((1, 3, 2, 2, 2), 255, dtype=torch.uint8), "label": torch.zeros(1)}
+    (inputs,) = list(clip_inputs([batch], preprocess, torch.device("cpu")))
+    torch.testing.assert_close(inputs, torch.ones(1, 3, 2, 2, 2))
+    assert not calls
+
+
+def _rank_main(rank: int, port: int, queue: mp.Queue) -> None:
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        model = _model()
+        update_bn_stats(model, iter(_batches(10 + rank)), num_batches=3)
+        queue.put((rank, model[1].running_mean.clone(), model[4].running_var.clone()))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_ranks_end_with_the_averaged_statistics() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    processes = [context.Process(target=_rank_main, args=(rank, port, queue)) for rank in range(2)]
+    for process in processes:
+        process.start()
+    results = dict((r, (m, v)) for r, m, v in (queue.get(timeout=120) for _ in processes))
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    all_batches = _batches(10) + _batches(11)  # equal batch counts: the average over every batch of the job
+    mean, _, _, var = _expected_stats(_model(), all_batches)
+    for rank in range(2):
+        torch.testing.assert_close(results[rank][0], mean, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(results[rank][1], var, rtol=1e-5, atol=1e-6)
