@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.frame import PictureType
 from tqdm import tqdm
 
 from common.data.video_reader import VideoDecodeError
@@ -59,6 +60,9 @@ def reencode_pyav(source: str, target: str, short_side: int, gop: int, crf: int)
                 scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
                 # Constant frame rate: frame n is shown at n / rate, whatever the input's timestamps were.
                 scaled.pts, scaled.time_base = count, 1 / rate
+                # A decoded keyframe keeps its picture type, which libx264 obeys as a forced keyframe: clear it so
+                # the source's GOP does not carry over and keyframes fall exactly every ``gop`` frames.
+                scaled.pict_type, scaled.key_frame = PictureType.NONE, False
                 writer.mux(stream_out.encode(scaled))
                 count += 1
             writer.mux(stream_out.encode(None))
@@ -98,12 +102,20 @@ def _reencode_one(job: tuple[str, str, int, int, int, str]) -> str:
         return str(error)
 
 
+def _positive_even(text: str) -> int:
+    value = int(text)
+    if value < 2 or value % 2:
+        raise argparse.ArgumentTypeError(f"{text}: the short side must be a positive even number (H.264 yuv420p)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m common.tools.reencode", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("inputs", nargs="+", help="video files or folders (searched recursively)")
     parser.add_argument("--out", required=True, help="output root (mirrors the input tree)")
-    parser.add_argument("--short-side", type=int, default=256, choices=[256, 320], help="target short side")
+    parser.add_argument("--short-side", type=_positive_even, default=256,
+                        help="target short side in pixels (256 and 320 are the usual choices; any even size works)")
     parser.add_argument("--gop", type=int, default=16, help="keyframe interval in frames")
     parser.add_argument("--crf", type=int, default=23, help="x264 quality (lower is better, larger)")
     parser.add_argument("--backend", choices=["auto", "pyav", "ffmpeg"], default="auto")

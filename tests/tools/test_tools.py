@@ -7,6 +7,7 @@ import runpy
 import shutil
 import sys
 
+import av
 import numpy as np
 import pytest
 
@@ -93,6 +94,20 @@ def test_reencode_with_pyav(synthetic_dataset, tmp_path):
     with pytest.raises(reencode.VideoDecodeError, match="nothing.mp4: no such file"):
         reencode.reencode(str(tmp_path / "nothing.mp4"), str(tmp_path / "x.mp4"), backend="pyav")
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "x.mp4.partial.mp4").exists()
+
+
+def test_reencode_forces_the_gop_and_any_short_side(synthetic_dataset, tmp_path):
+    """Source keyframes (every 12 frames here) must not carry over: the output has one exactly every --gop."""
+    source = tmp_path / "gop12.mp4"
+    write_h264(source, FrameFolderReader(synthetic_dataset.frame_folder("000003")).read(range(32)), fps=25, gop=12)
+    assert reencode.main([str(source), "--out", str(tmp_path / "out"), "--backend", "pyav", "--gop", "16",
+                          "--short-side", "48"]) == 0
+    with av.open(str(tmp_path / "out" / "gop12.mp4")) as container:
+        frames = list(container.decode(video=0))
+    assert [i for i, frame in enumerate(frames) if frame.key_frame] == [0, 16]
+    assert (frames[0].height, frames[0].width) == (48, 48)
+    with pytest.raises(SystemExit):
+        reencode.main([str(source), "--out", str(tmp_path / "odd"), "--short-side", "47"])
 
 
 def test_reencode_ffmpeg_command(monkeypatch):
