@@ -204,28 +204,34 @@ class MultiScaleCrop:
         return _with_clip(sample, F.resize(cropped, [self.size, self.size], antialias=self.antialias))
 
 
-def _mirror_name(name: str) -> str:
-    swap = {"left": "right", "right": "left"}
+_MIRROR_WORDS = {"left": "right", "right": "left"}
 
-    def replace(match: re.Match) -> str:
-        word = match.group(0)
-        mirrored = swap[word.lower()]
-        return mirrored.capitalize() if word[0].isupper() else mirrored
 
-    return re.sub(r"\b(left|right)\b", replace, name, flags=re.IGNORECASE)
+def name_words(name: str) -> tuple[str, ...]:
+    """Lower-case words of a class name split on spaces, ``_``, ``-`` and camel case: ``"pushLeft_to-right"`` ->
+    ``("push", "left", "to", "right")``. Brackets and other punctuation are dropped (SSv2's ``[something]``)."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)  # camel-case humps, runs of capitals, numbers
+    return tuple(word.lower() for word in words)
 
 
 def label_swap_map_from_names(class_names: Sequence[str]) -> dict[int, int]:
     """Pair classes whose names differ only by "left" <-> "right" (Something-Something's "Pulling something from
-    left to right" / "... right to left", "Turning the camera left/right while filming something"), whatever the
-    label order. Returns ``{label: mirrored_label}`` in both directions; classes without a mirror are absent."""
-    index = {name.strip().lower(): label for label, name in enumerate(class_names)}
+    left to right" / "... right to left", ``left_to_right`` / ``right_to_left``, ``TurnLeft`` / ``TurnRight``),
+    whatever the label order. Names are compared word by word (:func:`name_words`). Returns
+    ``{label: mirrored_label}`` in both directions; classes without a mirror are absent."""
+    index = {name_words(name): label for label, name in enumerate(class_names)}
     swaps = {}
     for label, name in enumerate(class_names):
-        mirrored = _mirror_name(name.strip()).lower()
-        if mirrored != name.strip().lower() and mirrored in index:
+        words = name_words(name)
+        mirrored = tuple(_MIRROR_WORDS.get(word, word) for word in words)
+        if mirrored != words and mirrored in index:
             swaps[label] = index[mirrored]
     return swaps
+
+
+def direction_classes(class_names: Sequence[str]) -> list[str]:
+    """The class names that mention a horizontal direction: a plain flip would turn them into another class."""
+    return [name for name in class_names if set(name_words(name)) & set(_MIRROR_WORDS)]
 
 
 class RandomHorizontalFlip:
@@ -243,6 +249,38 @@ class RandomHorizontalFlip:
         if self.label_swap_map and isinstance(label, int):
             flipped["label"] = self.label_swap_map.get(label, label)
         return flipped
+
+
+def horizontal_flip(mode: str, class_names: Sequence[str] | None, p: float = 0.5,
+                    log: Callable[[str], None] = print) -> list[RandomHorizontalFlip]:
+    """The training flip for ``--flip {label_swap,plain,none}``, refusing the combinations that corrupt labels.
+
+    ``label_swap`` pairs mirrored classes by name and logs the pairs; it refuses when the names are unknown or no
+    pair is found (a flip would then keep labels that it reverses). ``plain`` refuses class names that mention a
+    horizontal direction, since flipping such a clip silently turns it into the mirrored class.
+    """
+    if mode == "none":
+        return []
+    if mode == "plain":
+        sensitive = direction_classes(class_names or [])
+        if sensitive:
+            raise ValueError(f"--flip plain on direction-sensitive classes ({', '.join(sensitive[:4])}"
+                             f"{', ...' if len(sensitive) > 4 else ''}) would flip their meaning and keep the label; "
+                             "use --flip label_swap (pairs mirrored classes) or --flip none")
+        return [RandomHorizontalFlip(p)]
+    if mode != "label_swap":
+        raise ValueError(f"unknown flip mode {mode!r}; choose label_swap, plain or none")
+    if class_names is None:
+        raise ValueError("--flip label_swap needs the class names (a category file) to pair mirrored classes; "
+                         "give them, or choose --flip plain / --flip none")
+    swaps = label_swap_map_from_names(class_names)
+    if not swaps:
+        raise ValueError("--flip label_swap found no pair of classes that differ only by left/right; use --flip "
+                         "plain when no class depends on direction, or --flip none")
+    pairs = sorted((a, b) for a, b in swaps.items() if a < b)
+    log(f"flip with label swap: {len(pairs)} mirrored class pairs: "
+        + "; ".join(f"{class_names[a]!r} <-> {class_names[b]!r}" for a, b in pairs))
+    return [RandomHorizontalFlip(p, swaps)]
 
 
 CropGeometry = Literal["slowfast", "tsm", "mmaction"]

@@ -11,14 +11,13 @@ Everything is built from ``common.data``; this file only chooses the MAS-Net (TS
 from __future__ import annotations
 
 import argparse
-import warnings
 from pathlib import Path
 
 from common.data import annotations
 from common.data.datasets import VideoClipDataset
 from common.data.samplers import TSNSegmentSampler
 from common.data.transforms import (Compose, MultiScaleCrop, RandomHorizontalFlip, ShortSideResize, TestCrop,
-                                    label_swap_map_from_names)
+                                    horizontal_flip)
 
 LIST_FORMATS = ("rawframes", "slowfast_csv", "sthv1", "ssv2", "jester")
 
@@ -94,15 +93,7 @@ def read_records(args: argparse.Namespace, list_file: str | None, num_classes: i
 
 
 def flip_transform(args: argparse.Namespace, names: list[str] | None) -> list[RandomHorizontalFlip]:
-    if args.flip == "none":
-        return []
-    if args.flip == "plain":
-        return [RandomHorizontalFlip(0.5)]
-    if names is None:
-        warnings.warn("--flip label_swap without --category-file: class names unknown, flipping without label swap",
-                      stacklevel=2)
-        return [RandomHorizontalFlip(0.5)]
-    return [RandomHorizontalFlip(0.5, label_swap_map_from_names(names))]
+    return horizontal_flip(args.flip, names)
 
 
 def _dataset(args: argparse.Namespace, records: list, sampler: TSNSegmentSampler, **kwargs) -> VideoClipDataset:

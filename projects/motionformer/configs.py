@@ -74,7 +74,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Not from the paper: the CI smoke run and tests (tiny model, synthetic 64x64 clips, CPU).
 PRESETS["tiny_synthetic"] = {
     "variant": "motionformer_tiny", "dataset": "kinetics", "num_classes": 4, "num_frames": 8, "sampling_rate": 2,
-    "target_fps": 25.0, "crop_size": 32, "jitter_min": 36, "jitter_max": 44, "flip": True, "color_jitter": True,
+    "target_fps": 25.0, "crop_size": 32, "jitter_min": 36, "jitter_max": 44, "flip": False, "color_jitter": True,
     "lr": 1e-3, "weight_decay": 0.05, "lr_steps": [0], "lr_factors": [1.0], "epochs": 1, "label_smoothing": 0.2,
     "amp": "off", "drop_path": 0.1, "batch_size": 2, "test_batch_size": 8, "workers": 0, "num_clips": 2,
     "num_crops": 3,

@@ -10,8 +10,8 @@ import torch.nn.functional as torch_f
 from common.data.transforms import (HALF_MEAN, HALF_STD, IMAGENET_MEAN, IMAGENET_STD, ColorJitter, Compose,
                                     MixupCutmix, MultiScaleCrop, Normalize, RandAugment, RandomCrop,
                                     RandomErasing, RandomHorizontalFlip, RandomResizedCrop, ShortSideResize,
-                                    ShortSideScaleJitter, TestCrop, label_swap_map_from_names,
-                                    soft_target_cross_entropy, multi_crop_boxes)
+                                    ShortSideScaleJitter, TestCrop, horizontal_flip, label_swap_map_from_names,
+                                    multi_crop_boxes, name_words, soft_target_cross_entropy)
 
 
 def make_sample(frames: int = 4, height: int = 48, width: int = 64, label: int = 0, seed: int = 0) -> dict:
@@ -86,6 +86,29 @@ def test_label_swap_map_pairs_by_name_for_any_order() -> None:
             assert swaps[other] == label
             assert order[label].replace("left", "X").replace("right", "left").replace("X", "right") == order[other]
         assert order.index("Holding something") not in swaps
+
+
+def test_label_swap_pairs_names_split_on_underscores_dashes_and_camel_case() -> None:
+    assert name_words("pushLeft_to-right [something]") == ("push", "left", "to", "right", "something")
+    names = ["left_to_right", "right_to_left", "TurnLeft", "TurnRight", "wave", "slide-left", "slide-right"]
+    swaps = label_swap_map_from_names(names)
+    assert swaps == {0: 1, 1: 0, 2: 3, 3: 2, 5: 6, 6: 5}
+    assert label_swap_map_from_names(["bright light", "blight"]) == {}  # "bright" is not the word "right"
+
+
+def test_horizontal_flip_refuses_what_would_corrupt_labels() -> None:
+    logged = []
+    flips = horizontal_flip("label_swap", ["left_to_right", "right_to_left", "wave"], log=logged.append)
+    assert flips[0].label_swap_map == {0: 1, 1: 0}
+    assert "1 mirrored class pairs" in logged[0] and "'left_to_right' <-> 'right_to_left'" in logged[0]
+    with pytest.raises(ValueError, match="found no pair"):
+        horizontal_flip("label_swap", ["jump", "wave"])
+    with pytest.raises(ValueError, match="needs the class names"):
+        horizontal_flip("label_swap", None)
+    with pytest.raises(ValueError, match="direction-sensitive classes .left_to_right"):
+        horizontal_flip("plain", ["left_to_right", "right_to_left"])
+    assert horizontal_flip("plain", ["jump", "wave"])[0].label_swap_map == {}
+    assert horizontal_flip("none", ["left_to_right"]) == []
 
 
 def test_flip_mirrors_clip_and_swaps_label() -> None:
