@@ -20,6 +20,7 @@ and is raised, or with ``test_failure="report"`` the item comes back as ``{"miss
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal, Sequence
 
@@ -73,6 +74,24 @@ def _rngs(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, torch
     return np.random.default_rng(numpy_seed), torch.Generator().manual_seed(int(torch_seed) % 2 ** 63)
 
 
+def video_ids(records: Sequence[VideoRecord]) -> list[str]:
+    """Ids that name the same videos alike in every run: each path relative to the folder all the records share,
+    without extension (``class/abc`` for ``/data/k400/videos/class/abc.mp4`` and for the frame folder
+    ``/scratch/frames/class/abc``), so runs on videos and on frames, or under other data roots, ensemble; segments
+    of one video (EPIC) add their frame range (``P01/P01_01:120-480``)."""
+    stems = [os.path.splitext(os.path.normpath(record.path))[0] for record in records]
+    if not stems:
+        return []
+    root = os.path.commonpath(stems)
+    if root in stems:  # one video, or every record is the same video: keep the last path component
+        root = os.path.dirname(root)
+    ids = [os.path.relpath(stem, root) for stem in stems]
+    if len(set(ids)) < len(ids):
+        ids = [f"{vid}:{r.start_frame}-{'end' if r.end_frame is None else r.end_frame}"
+               for vid, r in zip(ids, records)]
+    return ids
+
+
 class VideoClipDataset(Dataset):
     """Decoded, sampled and transformed clips of ``records``.
 
@@ -124,8 +143,8 @@ class VideoClipDataset(Dataset):
         self.epoch = epoch
 
     def video_ids(self) -> list[str]:
-        """One id per video (its path), in video-index order, for ``MultiViewTestMeter.save``."""
-        return [record.path for record in self.records]
+        """One id per video, in video-index order, for ``MultiViewTestMeter.save``: see :func:`video_ids`."""
+        return video_ids(self.records)
 
     def labels(self) -> list[Any]:
         return [record.label for record in self.records]

@@ -81,6 +81,15 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def _key_style(video_ids: np.ndarray) -> str:
+    """How a score file names its videos, for the error when two files disagree."""
+    example = str(video_ids[0]) if len(video_ids) else ""
+    if example.startswith("/"):
+        return (f"absolute paths (e.g. {example!r}; written before video ids were made relative: re-run its test "
+                "to ensemble it with other runs)")
+    return f"paths relative to the videos' common folder, without extension (e.g. {example!r})"
+
+
 def ensemble(files: list[ScoreFile], weights: list[float], softmax: bool) -> ScoreFile:
     """Weighted sum of the files' per-video scores, in the first file's video order."""
     reference = files[0]
@@ -93,7 +102,9 @@ def ensemble(files: list[ScoreFile], weights: list[float], softmax: bool) -> Sco
             raise ValueError(f"{file.path}: heads {sorted(file.scores)} differ from {reference.path}'s")
         if len(file.video_ids) != len(position) or set(file.video_ids) != set(position):
             extra = sorted(set(file.video_ids) ^ set(position))[:5]
-            raise ValueError(f"{file.path}: its videos differ from {reference.path}'s (e.g. {extra})")
+            raise ValueError(f"{file.path}: its videos differ from {reference.path}'s (e.g. {extra}); its keys "
+                             f"are {_key_style(file.video_ids)}, {reference.path}'s are "
+                             f"{_key_style(reference.video_ids)}")
         order = np.argsort([position[v] for v in file.video_ids])  # rows of `file` in the reference order
         for head in total:
             scores = file.scores[head][order]

@@ -11,7 +11,8 @@ import av
 import numpy as np
 import pytest
 
-from common.data.annotations import read_rawframe_list, read_slowfast_csv
+from common.data.annotations import VideoRecord, read_rawframe_list, read_slowfast_csv
+from common.data.datasets import video_ids
 from common.data.frame_folder import FrameFolderReader
 from common.data.multiview import MultiViewTestMeter
 from common.data.synthetic import write_h264
@@ -222,6 +223,24 @@ def test_average_scores_rejects_mismatched_files(tmp_path, capsys):
     (tmp_path / "junk.npz").write_text("junk")
     assert average_scores.main([a, str(tmp_path / "junk.npz")]) == 1
     assert "junk.npz: cannot read" in capsys.readouterr().err
+    (tmp_path / "d").mkdir()
+    write_scores(tmp_path / "d" / "x", scores, labels, ["/data/v0", "/data/v1"])
+    assert average_scores.main([a, str(tmp_path / "d" / "scores.npz")]) == 1
+    error = capsys.readouterr().err
+    assert "keys are absolute paths (e.g. '/data/v0'" in error and "relative to the videos' common folder" in error
+
+
+def test_video_ids_agree_between_videos_frames_and_data_roots(synthetic_dataset, tmp_path):
+    """A run on mp4s and one on frame folders of the same videos (or under another root) key videos alike."""
+    videos = read_slowfast_csv(synthetic_dataset.annotation_file("slowfast_csv", "val"),
+                               data_root=synthetic_dataset.root)
+    frames = read_rawframe_list(synthetic_dataset.annotation_file("rawframes", "val"),
+                                data_root=synthetic_dataset.root)
+    moved = read_rawframe_list(synthetic_dataset.annotation_file("rawframes", "val"), data_root=tmp_path / "x")
+    assert video_ids(videos) == video_ids(frames) == video_ids(moved)
+    assert video_ids(videos)[0] == synthetic_dataset.split_videos("val")[0].video_id
+    segments = [VideoRecord("/d/P01/P01_01", 0, None, 0, 60), VideoRecord("/d/P01/P01_01", 1, None, 60, 90)]
+    assert video_ids(segments) == ["P01_01:0-60", "P01_01:60-90"]
 
 
 @pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
