@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from torch.utils.data import DataLoader
 
+from common.data.short_cycle import ShortCycleBatchSampler
 from common.distributed import ShardedSampler
 
 
@@ -22,6 +23,10 @@ def set_loader_epoch(loader: DataLoader, epoch: int, seed: int, skip_batches: in
     sampler = getattr(loader, "sampler", None)
     if getattr(loader, "generator", None) is not None:
         loader.generator.manual_seed(seed * 100003 + epoch)
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    if isinstance(batch_sampler, ShortCycleBatchSampler):  # variable batch sizes: it skips whole batches itself
+        batch_sampler.set_epoch(epoch, start_batch=skip_batches)
+        return 0
     if isinstance(sampler, ShardedSampler):
         sampler.set_epoch(epoch, start=skip_batches * loader.batch_size)
         return 0
