@@ -34,7 +34,7 @@ from typing import Any, Callable
 import torch
 from tqdm import tqdm
 
-from benchmarks.environment import RESULTS_DIR, format_table, resolve_device, write_json, write_markdown
+from benchmarks.environment import format_table, resolve_device, results_dir, write_json, write_markdown
 from common.kernels.trajectory_attention import trajectory_attention
 
 # name -> (frames of tokens F, patches per frame P, heads, head dim)
@@ -246,8 +246,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--reference-checkout", type=Path, help="local facebookresearch/Motionformer checkout")
     parser.add_argument("--tiny", action="store_true", help="tiny shapes, one step each (what CI runs)")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder for the JSON and markdown results")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for the JSON and markdown results (default: results/; results/_tiny with --tiny)")
     args = parser.parse_args(argv)
+    args.out = results_dir(args.out, args.tiny)
     if args.tiny:
         args.sizes, args.warmup, args.repeat = ["tiny"], 0, 1
     return args

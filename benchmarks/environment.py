@@ -15,6 +15,14 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TINY_RESULTS_DIR = RESULTS_DIR / "_tiny"  # git-ignored: a --tiny try never replaces the committed tables
+
+
+def results_dir(out: Path | None, tiny: bool) -> Path:
+    """Where a benchmark writes: ``--out`` when given, else the committed results (full runs) or ``_tiny``."""
+    if out is not None:
+        return out
+    return TINY_RESULTS_DIR if tiny else RESULTS_DIR
 
 
 def machine_info() -> dict[str, Any]:

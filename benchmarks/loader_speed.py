@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.environment import RESULTS_DIR, format_table, write_json, write_markdown
+from benchmarks.environment import format_table, results_dir, write_json, write_markdown
 from common.data.datasets import VideoClipDataset, build_loader, worker_init_fn
 from common.data.device_transforms import Normalize
 from common.data.samplers import MMActionSampleFrames, SlowFastClipSampler, SlowFastSegmentSampler, TSNSegmentSampler
@@ -199,8 +199,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="variant for the training loop (default: the tiny variant with the smallest input)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None,
-                        help="directory for loader_speed.{json,md} (default benchmarks/results)")
+                        help="directory for loader_speed.{json,md} (default results/; results/_tiny with --tiny)")
     args = parser.parse_args(argv)
+    args.out = results_dir(args.out, args.tiny)
     tiny = args.tiny
     args.frames = args.frames or (48 if tiny else 300)
     args.videos = args.videos or (2 if tiny else 4)
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()
                 if key != "out"}
     settings["training_loop"] = training
-    path = write_json((args.out or RESULTS_DIR) / "loader_speed.json", "loader_speed", settings, rows)
+    path = write_json(args.out / "loader_speed.json", "loader_speed", settings, rows)
     notes = LOADER_NOTES + "\n\nTraining loop: " + ", ".join(f"{key} {value:.3g}" if isinstance(value, float)
                                                              else f"{key} {value}" for key, value in training.items())
     write_markdown(path.with_suffix(".md"), "Loader speed: common pipeline vs naive decode-everything", settings,

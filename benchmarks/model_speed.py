@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 from tqdm import tqdm
 
-from benchmarks.environment import (RESULTS_DIR, format_table, resolve_device, torch_cpu_settings, write_json,
+from benchmarks.environment import (format_table, resolve_device, results_dir, torch_cpu_settings, write_json,
                                     write_markdown)
 from benchmarks.registry import VariantSpec, classification_loss, example_clip, iter_variants
 from common.engine.trainer import AMP_DTYPES, convert_memory_format
@@ -169,12 +169,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reference-checkout", type=Path, default=None,
                         help="local checkout of the reference code; also time it via projects/<p>/reference.py")
     parser.add_argument("--out", type=Path, default=None,
-                        help="directory for model_speed_<device>.{json,md} (default benchmarks/results)")
+                        help="directory for model_speed_<device>.{json,md} (default results/; results/_tiny with --tiny)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--keep-denormals", action="store_true",
                         help="CPU: do not flush denormal floats to zero (slow: momentum buffers of a few SGD steps on "
                              "random data decay into denormals and make some steps 10x slower)")
     args = parser.parse_args(argv)
+    args.out = results_dir(args.out, args.tiny)
     defaults = (2, 1, 2) if args.tiny else (8, 3, 10)
     args.batch_size = args.batch_size or defaults[0]
     args.warmup = defaults[1] if args.warmup is None else args.warmup
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, COLUMNS))
     settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()
                 if key not in ("out", "projects", "variants")}
-    out_dir = args.out or RESULTS_DIR
+    out_dir = args.out
     path = write_json(out_dir / f"model_speed_{device.type}.json", "model_speed", settings, rows)
     write_markdown(path.with_suffix(".md"), f"Model speed ({device.type})", settings, rows, COLUMNS, SPEED_NOTES)
     print(f"wrote {path}")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from benchmarks.environment import RESULTS_DIR, format_table, torch_cpu_settings, write_json, write_markdown
+from benchmarks.environment import format_table, results_dir, torch_cpu_settings, write_json, write_markdown
 from benchmarks.registry import VariantSpec, iter_variants
 from common.engine.model_info import count_flops, count_parameters
 
@@ -132,9 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projects", nargs="*", help="restrict to these projects")
     parser.add_argument("--variants", nargs="*", help="restrict to these variant names")
     parser.add_argument("--no-flops", action="store_true", help="count parameters only")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for model_zoo.{json,md}")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for model_zoo.{json,md} (default: results/; results/_tiny with --tiny)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args(argv)
+    args.out = results_dir(args.out, args.tiny)
     specs = list(iter_variants(args.projects, args.variants))
     if not specs:
         parser.error("no registered variant matches the filters")

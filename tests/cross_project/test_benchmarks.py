@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmarks import loader_speed, model_speed, model_zoo, registry
+from benchmarks import environment, loader_speed, model_speed, model_zoo, registry
 from benchmarks.environment import format_table
 
 HAVE_TINY_VARIANTS = bool(list(registry.iter_variants(paper=False)))
@@ -127,3 +127,14 @@ def test_model_zoo_checks_a_documented_deliberate_difference_against_the_project
     assert model_zoo.check_label(row) == "ok (documented)"
     spec.info["params"] = 45
     assert model_zoo.check_label(model_zoo.measure_variant(spec, with_flops=False)) == "MISMATCH"
+
+
+def test_tiny_runs_without_out_never_replace_the_committed_results(fake_registry, tmp_path, monkeypatch):
+    fake_registry()
+    monkeypatch.setattr(environment, "RESULTS_DIR", tmp_path / "committed")
+    monkeypatch.setattr(environment, "TINY_RESULTS_DIR", tmp_path / "committed" / "_tiny")
+    assert model_zoo.main(["--tiny"]) == 0
+    assert [p.name for p in (tmp_path / "committed").iterdir()] == ["_tiny"]
+    assert (tmp_path / "committed" / "_tiny" / "model_zoo.json").is_file()
+    assert environment.results_dir(None, tiny=False) == tmp_path / "committed"
+    assert environment.results_dir(tmp_path / "x", tiny=True) == tmp_path / "x"
