@@ -6,6 +6,7 @@ run covers the whole run.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -19,6 +20,13 @@ PANEL_OF_TAG = {"train/loss": "loss", "val/loss": "loss", "train/lr": "learning 
                 "train/top1": "top-1 (%)", "val/top1": "top-1 (%)", "train/top5": "top-5 (%)", "val/top5": "top-5 (%)",
                 "train/data_time": "time per step (s)", "train/step_time": "time per step (s)",
                 "train/clips_per_second": "throughput (clips/s)", "train/gpu_memory_gib": "GPU memory (GiB)"}
+
+
+def tensorboard_hint() -> str:
+    """How to get the TensorBoard viewer when it is missing (tensorboardX writes the events without it), else ""."""
+    if importlib.util.find_spec("tensorboard") is not None:
+        return ""
+    return f" (the viewer is not installed: {sys.executable} -m pip install tensorboard)"
 
 
 class RunLogger:

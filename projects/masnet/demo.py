@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # `cd projects/masnet && python demo.py`
 import torch
 
 from common.data.synthetic import make_synthetic_dataset
+from common.engine.logging import tensorboard_hint
 from projects.masnet import cam as masnet_cam
 from projects.masnet import main as masnet_main
 from projects.masnet import test as masnet_test
@@ -76,7 +77,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, workers: int = 1) ->
     margin = results["masnet_tiny"]["top1"] - results["tsn_tiny"]["top1"]
     verdict = "beats" if margin > 0 else "does NOT beat"
     print(f"  MAS-Net {verdict} TSN by {margin:+.1f} points; TSN cannot see the order of frames.")
-    print(f"  TensorBoard: tensorboard --logdir {out}")
+    print(f"  TensorBoard: tensorboard --logdir {out}{tensorboard_hint()}")
     return summary
 
 

@@ -72,3 +72,13 @@ def test_run_logger_files_and_history(tmp_path):
     assert "hello run" in (tmp_path / "log.txt").read_text()
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert not (tmp_path / "other").exists()  # non-main ranks write nothing
+
+
+def test_tensorboard_hint_names_the_install_command_only_when_the_viewer_is_missing(monkeypatch):
+    import importlib.util
+
+    from common.engine import logging as run_logging
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert "-m pip install tensorboard" in run_logging.tensorboard_hint()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    assert run_logging.tensorboard_hint() == ""
