@@ -5,9 +5,9 @@
 
 Data loading is left out on purpose (random clips already on the device): this measures the model and the
 optimiser step only; ``benchmarks.loader_speed`` measures the input pipeline. ``--attn-backend`` is passed to
-``build_model`` as an override and reported as an error for projects whose models do not take it.
-``--reference-checkout DIR`` also times the reference implementation through the project's optional
-``projects/<p>/reference.py: build_reference_model(checkout, variant, num_classes, **build_kwargs)`` hook.
+``build_model`` as an override for variants whose table entry declares it (``arch["attn_backend"]``) and reported
+as an error for the others. ``--reference-checkout DIR`` also times the reference implementation through the
+project's optional ``projects/<p>/reference.py: build_reference_model(checkout, variant, num_classes)`` hook.
 """
 from __future__ import annotations
 
@@ -120,29 +120,27 @@ def _reference_builder(spec: VariantSpec, checkout: Path) -> Callable[..., torch
         hook = importlib.import_module(f"projects.{spec.project}.reference")
     except ModuleNotFoundError as error:
         raise RuntimeError(f"project {spec.project} has no reference.py hook for --reference-checkout") from error
-    return lambda classes, **kwargs: hook.build_reference_model(checkout, spec.variant, classes, **kwargs)
+    return lambda classes: hook.build_reference_model(checkout, spec.variant.name, classes)
 
 
 def run_variant(spec: VariantSpec, args: argparse.Namespace, device: torch.device, impl: str) -> dict[str, Any]:
     """Build ``impl`` ("ours" or "reference") of the variant and time it; failures land in the row's ``error``."""
     shape = tuple(args.input) if args.input else spec.input_shape
-    row: dict[str, Any] = {"project": spec.project, "variant": spec.variant, "impl": impl,
+    row: dict[str, Any] = {"project": spec.project, "variant": spec.variant.name, "impl": impl,
                            "input": "x".join(map(str, shape)), "batch": args.batch_size, "device": str(device),
                            "amp": args.amp, "channels_last": args.channels_last, "compile": args.compile,
                            "attn_backend": args.attn_backend}
     torch.manual_seed(0)
     try:
-        overrides = {"attn_backend": args.attn_backend} if args.attn_backend else {}
-        if impl == "reference":  # the reference has its own attention code: only the registered kwargs apply
-            build_kwargs = dict(spec.info.get("build_kwargs", {}))
-            model = _reference_builder(spec, args.reference_checkout)(spec.num_classes, **build_kwargs)
+        if impl == "reference":  # the reference has its own attention code: the variant's defaults only
+            model = _reference_builder(spec, args.reference_checkout)(spec.variant.num_classes)
+        elif args.attn_backend:
+            if not spec.accepts("attn_backend"):
+                raise RuntimeError(f"build_model does not accept attn_backend (not an argument in the variant "
+                                   f"table of {spec.project})")
+            model = spec.build(attn_backend=args.attn_backend)
         else:
-            try:
-                model = spec.build(**overrides)
-            except TypeError as error:
-                if overrides:
-                    raise RuntimeError(f"build_model does not accept attn_backend ({error})") from error
-                raise
+            model = spec.build()
         clip = example_clip(shape, batch=args.batch_size)
         row.update(benchmark_model(model, clip, spec.num_classes, args, device))
     except Exception as error:  # report and go on to the next variant

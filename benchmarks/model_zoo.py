@@ -38,31 +38,31 @@ def count_variant_parameters(spec: VariantSpec) -> int:
     try:
         with torch.device("meta"):
             model = spec.build()
-    except (RuntimeError, NotImplementedError, TypeError):
+    except (RuntimeError, NotImplementedError):
         model = spec.build()  # some constructors read tensor values; fall back to a real build
     return count_parameters(model)
 
 
 def measure_variant(spec: VariantSpec, with_flops: bool) -> dict[str, Any]:
     """One table row: ours vs the reference numbers; ``error`` holds a failure instead of raising."""
-    info = spec.info
+    variant = spec.variant
     row: dict[str, Any] = {
         "project": spec.project,
-        "variant": spec.variant,
+        "variant": variant.name,
         "paper": spec.is_paper,
         "input": "x".join(str(v) for v in spec.input_shape),
-        "ref_params": info.get("reference_params"),
-        "ref_params_M": None if info.get("reference_params") is None else info["reference_params"] / 1e6,
-        "ref_gflops": info.get("reference_gflops"),
-        "source": info.get("source", ""),
-        "expected_params": _expected(info, "params", "reference_params"),
-        "expected_gflops": _expected(info, "gflops", "reference_gflops"),
+        "ref_params": variant.reference_params,
+        "ref_params_M": None if variant.reference_params is None else variant.reference_params / 1e6,
+        "ref_gflops": variant.reference_gflops,
+        "source": variant.source,
+        "expected_params": variant.expected_params,
+        "expected_gflops": variant.expected_gflops,
     }
     try:
         params = count_variant_parameters(spec)
         row["params"] = params
         row["params_M"] = params / 1e6
-        row["params_diff_%"] = _relative_difference_pct(params, info.get("reference_params"))
+        row["params_diff_%"] = _relative_difference_pct(params, variant.reference_params)
         if with_flops:
             start = time.perf_counter()
             model = spec.build().eval()
@@ -73,12 +73,6 @@ def measure_variant(spec: VariantSpec, with_flops: bool) -> dict[str, Any]:
     except Exception as error:  # one broken variant must not hide the others' numbers
         row["error"] = f"{type(error).__name__}: {error}"
     return row
-
-
-def _expected(info: dict[str, Any], key: str, reference_key: str) -> float | None:
-    """What this implementation should measure: ``info[key]`` where a project documents a deliberate difference
-    from the reference (e.g. an unused reference layer it does not build), else the reference number."""
-    return info.get(key) if info.get(key) is not None else info.get(reference_key)
 
 
 def row_problems(row: dict[str, Any], tolerance_pct: float = PARAM_TOLERANCE_PCT) -> list[str]:

@@ -1,7 +1,8 @@
 """The registered projects and variants the benchmarks and CI iterate over, and how to build one of them.
 
-Everything cross-project goes through ``projects.implemented_projects()`` and each project's ``VARIANT_INFO`` so a
-new project is benchmarked and regression-checked by registering itself, with no per-project code here.
+Everything cross-project goes through ``projects.implemented_projects()`` and each project's ``VARIANTS`` table
+(``common.variants.Variant``: input shape, classes, reference counts), so a new project is benchmarked and
+regression-checked by registering itself, with no per-project code here.
 """
 from __future__ import annotations
 
@@ -11,42 +12,45 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from common.variants import Variant
 from projects import implemented_projects
-
-REQUIRED_INFO_KEYS = ("input_shape", "num_classes", "build_kwargs", "paper")
 
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """One registered variant with the facts its project publishes about it."""
+    """One registered variant: its project and its ``Variant`` table entry."""
 
     project: str
-    variant: str
+    variant: Variant
     module: ModuleType = field(repr=False, compare=False)
-    info: dict[str, Any] = field(repr=False, compare=False)
 
     @property
     def name(self) -> str:
-        return f"{self.project}/{self.variant}"
+        return f"{self.project}/{self.variant.name}"
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
         """(C, T, H, W) at which the paper reports the model."""
-        return tuple(int(v) for v in self.info["input_shape"])
+        return self.variant.input_shape
 
     @property
     def num_classes(self) -> int:
-        return int(self.info["num_classes"])
+        """Classes of the (first) head: what a label indexes (heads of several-head models are wrapped)."""
+        classes = self.variant.num_classes
+        return int(classes[0] if isinstance(classes, tuple) else classes)
 
     @property
     def is_paper(self) -> bool:
-        return bool(self.info.get("paper", True))
+        return self.variant.paper
+
+    def accepts(self, option: str) -> bool:
+        """Whether the variant's table entry declares ``option`` (e.g. ``attn_backend``) among its model arguments."""
+        return option in self.variant.arch
 
     def build(self, num_classes: int | None = None, **overrides: Any) -> torch.nn.Module:
-        """The project's model with its registered build kwargs, then ``overrides`` on top."""
-        kwargs = {**dict(self.info.get("build_kwargs", {})), **overrides}
-        classes = self.num_classes if num_classes is None else num_classes
-        return self.module.build_model(self.variant, classes, **kwargs)
+        """The project's model at the variant's defaults (its own classes unless ``num_classes``), ``overrides`` on
+        top."""
+        return self.module.build_model(self.variant.name, num_classes, **overrides)
 
 
 def iter_variants(
@@ -58,22 +62,15 @@ def iter_variants(
     for project, module in implemented_projects().items():
         if projects and project not in projects:
             continue
-        info_table = getattr(module, "VARIANT_INFO", None)
-        if info_table is None:
-            raise ValueError(f"project {project!r} exports VARIANTS but no VARIANT_INFO (see projects/__init__.py)")
-        for variant in module.VARIANTS:
-            if variants and variant not in variants:
+        table = module.VARIANTS
+        if not isinstance(table, dict) or not all(isinstance(v, Variant) for v in table.values()):
+            raise ValueError(f"project {project!r}: VARIANTS must be a common.variants.variant_table(...)")
+        for variant in table.values():
+            if variants and variant.name not in variants:
                 continue
-            info = info_table.get(variant)
-            if info is None:
-                raise ValueError(f"project {project!r}: variant {variant!r} is in VARIANTS but not in VARIANT_INFO")
-            missing = [key for key in REQUIRED_INFO_KEYS if key not in info]
-            if missing:
-                raise ValueError(f"project {project!r}: VARIANT_INFO[{variant!r}] lacks {missing}")
-            spec = VariantSpec(project, variant, module, info)
-            if paper is not None and spec.is_paper != paper:
+            if paper is not None and variant.paper != paper:
                 continue
-            yield spec
+            yield VariantSpec(project, variant, module)
 
 
 def example_clip(shape: Sequence[int], batch: int = 1, seed: int = 0,

@@ -55,7 +55,7 @@ def deterministic(threads: int = 1) -> Iterator[None]:
 
 
 def golden_path(spec: VariantSpec, golden_dir: Path = GOLDEN_DIR) -> Path:
-    return Path(golden_dir) / f"{spec.project}__{spec.variant}.json"
+    return Path(golden_dir) / f"{spec.project}__{spec.variant.name}.json"
 
 
 def _as_arrays(output: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -90,7 +90,7 @@ def compute_record(spec: VariantSpec) -> dict[str, Any]:
             perturbed_outputs = _as_arrays(model(clip))
     return {
         "project": spec.project,
-        "variant": spec.variant,
+        "variant": spec.variant.name,
         "input_shape": list(spec.input_shape),
         "batch": GOLDEN_BATCH,
         "init_seed": INIT_SEED,

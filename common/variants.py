@@ -39,12 +39,15 @@ class Variant:
     Args:
         name: the public name (``build_model(name, ...)``, ``--variant name``).
         arch: keyword arguments of the project's model class or config that define the architecture.
-        num_classes: the classifier size the paper / released weights use.
+        num_classes: the classifier size the paper / released weights use; a tuple for models with several heads
+            (e.g. EPIC-Kitchens verbs and nouns).
         num_frames: clip length T the variant is defined (and counted) at.
         input_size: square crop side at which the variant is defined (and counted).
         mean, std: per-channel normalisation of a clip scaled to [0, 1].
         reference_params, reference_gflops: the reference implementation's counts at ``input_shape`` (fvcore,
             one clip, 1 multiply-add = 1 FLOP); None for variants that are not from the paper.
+        params, gflops: this implementation's counts where they deliberately differ from the reference's (say why
+            in ``notes``); None means "the reference's". The model zoo checks ours against these.
         source: where the reference counts come from, or why the variant exists.
         paper: False for the small variants of tests, CI and demos.
         notes: free-form facts the project documents (e.g. why our count differs from the reference's).
@@ -52,13 +55,15 @@ class Variant:
 
     name: str
     arch: Mapping[str, Any] = field(default_factory=dict)
-    num_classes: int = 400
+    num_classes: int | tuple[int, ...] = 400
     num_frames: int = 8
     input_size: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     reference_params: int | None = None
     reference_gflops: float | None = None
+    params: int | None = None
+    gflops: float | None = None
     source: str = ""
     paper: bool = True
     notes: str = ""
@@ -67,6 +72,16 @@ class Variant:
     def input_shape(self) -> tuple[int, int, int, int]:
         """``(C, T, H, W)`` of one clip at the variant's defining size."""
         return (3, self.num_frames, self.input_size, self.input_size)
+
+    @property
+    def expected_params(self) -> int | None:
+        """The parameter count this implementation should have (ours where documented, else the reference's)."""
+        return self.params if self.params is not None else self.reference_params
+
+    @property
+    def expected_gflops(self) -> float | None:
+        """The GFLOPs this implementation should measure (ours where documented, else the reference's)."""
+        return self.gflops if self.gflops is not None else self.reference_gflops
 
 
 def variant_table(*variants: Variant) -> dict[str, Variant]:

@@ -1,7 +1,7 @@
 """Per-paper projects. Each subpackage that exports ``VARIANTS`` registers itself for benchmarks and CI.
 
-A project's ``__init__`` exports ``VARIANTS`` (tuple of names), ``VARIANT_INFO`` (per-variant facts used by the
-cross-project layer), ``build_model`` and ``convert_reference_state_dict`` (see ``../shared/CONVENTIONS.md``).
+A project's ``__init__`` exports ``VARIANTS`` (its ``common.variants`` table, read by the cross-project layer),
+``build_model`` and ``convert_reference_state_dict`` (see ``../shared/CONVENTIONS.md``).
 """
 from __future__ import annotations
 

@@ -34,13 +34,13 @@ from common.engine.trainer import Trainer, TrainResult
 from projects.masnet.configs import PRESETS
 from projects.masnet.data import (add_data_args, class_names, read_records, resolve_num_classes, train_dataset,
                                   val_dataset)
-from projects.masnet.model import VARIANT_CONFIGS, MASNet, build_model, convert_reference_state_dict
+from projects.masnet.model import VARIANTS, MASNet, build_model, convert_reference_state_dict
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """Model flags shared by main.py, test.py and cam.py."""
     group = parser.add_argument_group("model")
-    group.add_argument("--variant", "--arch", dest="variant", choices=sorted(VARIANT_CONFIGS), default="masnet_r50",
+    group.add_argument("--variant", "--arch", dest="variant", choices=sorted(VARIANTS), default="masnet_r50",
                        help="masnet_r50 / masnet_r101 (the reference's --arch resnet50 / resnet101), the tsn_r50 / "
                             "tsm_r50 baselines, or the small non-paper *_tiny variants")
     group.add_argument("--num_segments", type=int, default=8, help="frames per clip (T)")

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -43,10 +43,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.engine.checkpoint import CheckpointError, load_checkpoint, load_state_dict_verbose, unwrap_state_dict
+from common.variants import Variant, lookup, variant_table
 
 __all__ = [
     "MASNetConfig", "MASNet", "MotionAccumulation", "MotionSelection", "TemporalInteraction", "TemporalShift",
-    "build_model", "convert_reference_state_dict", "load_imagenet_resnet", "VARIANT_CONFIGS",
+    "build_model", "convert_reference_state_dict", "load_imagenet_resnet", "VARIANTS",
 ]
 
 EXPANSION = 4
@@ -235,7 +236,8 @@ class Bottleneck(nn.Module):
 
 @dataclass(frozen=True)
 class MASNetConfig:
-    """Architecture of one variant. ``paper=False`` marks the small test/demo variants."""
+    """Architecture of one variant (the ``arch`` of its ``VARIANTS`` entry) plus the training-time switches
+    ``dropout``, ``partial_bn`` and ``reference_single_clip_bn_skip`` that ``build_model`` takes as overrides."""
 
     depths: tuple[int, ...] = (3, 4, 6, 3)
     width: int = 64  # stem channels and layer1 planes; later stages double
@@ -245,7 +247,6 @@ class MASNetConfig:
     dropout: float = 0.5
     partial_bn: bool = False
     reference_single_clip_bn_skip: bool = False
-    paper: bool = True
 
 
 class MASNet(nn.Module):
@@ -370,16 +371,16 @@ _REFERENCE_RENAMES = (
 )
 
 
-def convert_reference_state_dict(state_dict: dict, variant: str) -> dict:
+def convert_reference_state_dict(state_dict: dict, variant: str, **overrides) -> dict:
     """Map a reference checkpoint's model weights to ours.
 
     Accepts the MAS-Net repo's ``state_dict`` (``module.base_model.*`` and ``module.new_fc.*``, 613 tensors for
     R50) for ``masnet_*`` variants, and the TSM repo's (``conv1.net`` wrappers) for ``tsm_*`` / ``tsn_*``; with
     or without ``module.``, or a whole checkpoint dict holding ``state_dict``. MSM weights lose their unit time
     axis, TIM weights gain the two unit spatial axes, missing ``num_batches_tracked`` entries are filled with 0.
+    ``overrides``: the same keywords as :func:`build_model` (only ``temporal`` changes what fits).
     """
-    if variant not in VARIANT_CONFIGS:
-        raise KeyError(f"unknown variant {variant!r}; choose from {sorted(VARIANT_CONFIGS)}")
+    config = _config(variant, overrides)
     if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
         state_dict = state_dict["state_dict"]
     converted = {}
@@ -397,7 +398,7 @@ def convert_reference_state_dict(state_dict: dict, variant: str) -> dict:
             converted.setdefault(name.removesuffix("running_mean") + "num_batches_tracked",
                                  torch.tensor(0, dtype=torch.long))
     is_mas = any(".mam." in name for name in converted)
-    if is_mas != (VARIANT_CONFIGS[variant].temporal == "mas"):
+    if is_mas != (config.temporal == "mas"):
         kind = "a MAS-Net" if is_mas else "a TSN/TSM"
         raise ValueError(f"the state dict is {kind} checkpoint, which does not fit variant {variant!r}")
     return converted
@@ -433,30 +434,61 @@ def load_imagenet_resnet(model: MASNet, path: str | Path, log: Callable[[str], N
 # Variants
 # --------------------------------------------------------------------------------------------------------------
 
-_TINY = dict(depths=(1, 1, 1, 1), width=16, paper=False)
+_SPEC = "shared/specs/masnet.md section 3 (reference code b86e599c, fvcore 0.1.5, one clip)"
+_MEASURED = "reference code b86e599c built by projects/masnet/reference.py, fvcore, one clip"
+_TORCHVISION = "torchvision resnet50 with a 174-class fc on 8 frames (the TSM repo's TSN/TSM backbone), fvcore"
+_R50, _R101 = (3, 4, 6, 3), (3, 4, 23, 3)
+_TINY = dict(depths=(1, 1, 1, 1), width=16)  # not from the paper: one block per stage, 16-channel stem
+_NOT_PAPER = "not from the paper: tests, CI and the CPU demo"
 
-VARIANT_CONFIGS: dict[str, MASNetConfig] = {
-    "masnet_r50": MASNetConfig(depths=(3, 4, 6, 3)),
-    "masnet_r101": MASNetConfig(depths=(3, 4, 23, 3)),
-    "tsn_r50": MASNetConfig(depths=(3, 4, 6, 3), temporal="none", conv_bias=False),
-    "tsm_r50": MASNetConfig(depths=(3, 4, 6, 3), temporal="shift", conv_bias=False),
-    # Not from the paper: one block per stage, 16-channel stem, for tests and the CPU demo.
-    "masnet_tiny": MASNetConfig(**_TINY),
-    "tsn_tiny": MASNetConfig(temporal="none", conv_bias=False, **_TINY),
-    "tsm_tiny": MASNetConfig(temporal="shift", conv_bias=False, **_TINY),
-}
+VARIANTS: dict[str, Variant] = variant_table(
+    Variant("masnet_r50", arch=dict(depths=_R50), num_classes=174, num_frames=8, input_size=224,
+            reference_params=26_065_732, reference_gflops=33.55, source=_SPEC),
+    Variant("masnet_r101", arch=dict(depths=_R101), num_classes=174, num_frames=8, input_size=224,
+            reference_params=47_014_220, reference_gflops=63.77, source=_MEASURED),
+    Variant("tsn_r50", arch=dict(depths=_R50, temporal="none", conv_bias=False), num_classes=174, num_frames=8,
+            input_size=224, reference_params=23_864_558, reference_gflops=32.88, source=_TORCHVISION),
+    Variant("tsm_r50", arch=dict(depths=_R50, temporal="shift", conv_bias=False), num_classes=174, num_frames=8,
+            input_size=224, reference_params=23_864_558, reference_gflops=32.88,
+            source=_TORCHVISION + "; the shift costs no FLOPs"),
+    Variant("masnet_tiny", arch=_TINY, num_classes=10, num_frames=8, input_size=64, paper=False, source=_NOT_PAPER),
+    Variant("tsn_tiny", arch=dict(_TINY, temporal="none", conv_bias=False), num_classes=10, num_frames=8,
+            input_size=64, paper=False, source=_NOT_PAPER),
+    Variant("tsm_tiny", arch=dict(_TINY, temporal="shift", conv_bias=False), num_classes=10, num_frames=8,
+            input_size=64, paper=False, source=_NOT_PAPER),
+)
 
 
-def build_model(variant: str, num_classes: int, num_segments: int = 8, pretrained: str | Path | None = None,
-                **overrides) -> MASNet:
-    """Build a variant. ``overrides`` replace fields of its ``MASNetConfig`` (``dropout``, ``partial_bn``,
-    ``reference_single_clip_bn_skip``, ...). ``pretrained``: a torchvision ImageNet ResNet file."""
-    if variant not in VARIANT_CONFIGS:
-        raise KeyError(f"unknown variant {variant!r}; choose from {sorted(VARIANT_CONFIGS)}")
-    unknown = set(overrides) - set(MASNetConfig.__dataclass_fields__)
+def _config(variant: str, overrides: dict) -> MASNetConfig:
+    """The variant's ``MASNetConfig`` with ``overrides`` (``MASNetConfig`` fields) applied; the builder's
+    keywords that are not architecture (``num_frames``, ``num_segments``, ``pretrained``) are ignored here."""
+    arch = lookup(VARIANTS, variant, "MAS-Net").arch
+    fields = {k: v for k, v in overrides.items() if k not in ("num_frames", "num_segments", "pretrained")}
+    unknown = set(fields) - set(MASNetConfig.__dataclass_fields__)
     if unknown:
-        raise TypeError(f"unknown options for {variant}: {sorted(unknown)}")
-    model = MASNet(replace(VARIANT_CONFIGS[variant], **overrides), num_classes, num_segments)
+        raise TypeError(f"unknown options for {variant}: {sorted(unknown)}; valid: "
+                        f"{sorted(MASNetConfig.__dataclass_fields__)}")
+    return MASNetConfig(**{**arch, **fields})
+
+
+def build_model(variant: str, num_classes: int | None = None, *, num_frames: int | None = None,
+                num_segments: int | None = None, pretrained: str | Path | None = None, **overrides) -> MASNet:
+    """Build a variant of ``VARIANTS``.
+
+    Args:
+        variant: a name of ``VARIANTS`` (others raise ``UnknownVariantError`` listing the valid names).
+        num_classes: classifier size; None takes the variant's (174, Something-Something).
+        num_frames: clip length T the model is built for (no weight depends on it); None takes the variant's.
+        num_segments: the TSM / MAS-Net repo's name of ``num_frames``, kept as an alias.
+        pretrained: a torchvision ImageNet ResNet file to initialise the backbone from.
+        overrides: ``MASNetConfig`` fields (``dropout``, ``partial_bn``, ``reference_single_clip_bn_skip``, ...).
+    """
+    if num_segments is not None and num_frames is not None and num_segments != num_frames:
+        raise ValueError(f"num_frames={num_frames} and its alias num_segments={num_segments} disagree")
+    cfg = lookup(VARIANTS, variant, "MAS-Net")
+    config = _config(variant, overrides)
+    frames = num_frames or num_segments or cfg.num_frames
+    model = MASNet(config, cfg.num_classes if num_classes is None else num_classes, frames)
     if pretrained is not None:
         load_imagenet_resnet(model, pretrained)
     return model

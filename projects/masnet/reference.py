@@ -15,6 +15,8 @@ from unittest import mock
 import torch
 from torch import nn
 
+from projects.masnet.model import VARIANTS
+
 _BACKBONES = {"masnet_r50": "resnet50", "masnet_r101": "resnet101"}
 
 
@@ -38,15 +40,19 @@ class ReferenceWrapper(nn.Module):
         return self.reference(stacked)
 
 
-def build_reference_model(checkout: Path, variant: str, num_classes: int, num_segments: int) -> nn.Module:
+def build_reference_model(checkout: Path, variant: str, num_classes: int | None = None,
+                          num_segments: int | None = None) -> nn.Module:
     """The reference ``TemporalModel`` for ``variant`` (``masnet_r50`` / ``masnet_r101``), wrapped to take our
-    input layout. Its ``state_dict()`` has the reference key layout (no ``module.`` prefix)."""
+    input layout; classes and clip length default to the variant's (``VARIANTS``). Its ``state_dict()`` has the
+    reference key layout (no ``module.`` prefix)."""
     checkout = Path(checkout).expanduser().resolve()
     if not (checkout / "ops" / "MASNet.py").is_file() or not (checkout / "ops" / "models.py").is_file():
         raise FileNotFoundError(f"{checkout} is not a checkout of Henry7Lee/MAS-Net-for-action-recognition "
                                 "(ops/MASNet.py and ops/models.py not found)")
     if variant not in _BACKBONES:
         raise KeyError(f"the reference implements {sorted(_BACKBONES)}, not {variant!r}")
+    num_classes = VARIANTS[variant].num_classes if num_classes is None else num_classes
+    num_segments = num_segments or VARIANTS[variant].num_frames
     if str(checkout) not in sys.path:
         sys.path.insert(0, str(checkout))
     backbone_module = importlib.import_module("ops.MASNet")

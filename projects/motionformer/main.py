@@ -30,14 +30,14 @@ from common.engine.schedules import LRSchedule, steps_with_relative_lrs
 from common.engine.trainer import ClipPreprocessor, Trainer
 from projects.motionformer.configs import presets_for
 from projects.motionformer.data import add_data_args, test_dataset, train_dataset
-from projects.motionformer.model import (ATTN_BACKENDS, VARIANT_ARGS, Motionformer, build_model,
-                                         convert_reference_state_dict, load_imagenet_vit)
+from projects.motionformer.model import (ATTN_BACKENDS, VARIANTS, Motionformer, build_model,
+                                         convert_reference_state_dict, is_two_head, load_imagenet_vit)
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """Model flags shared by main.py and test.py."""
     group = parser.add_argument_group("model")
-    group.add_argument("--variant", choices=sorted(VARIANT_ARGS), default="motionformer_224_16x4")
+    group.add_argument("--variant", choices=sorted(VARIANTS), default="motionformer_224_16x4")
     group.add_argument("--original-traj-attn", action=argparse.BooleanOptionalAction, default=True,
                        help="reference stage-2 values (needed by the released weights); --no-original-traj-attn "
                             "selects the paper's corrected formulation")
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parse_with_presets(parser, presets_for(parser), argv)
-    epic = VARIANT_ARGS[args.variant]["epic"]
+    epic = is_two_head(args.variant)
     if (args.dataset == "epic") != epic:
         parser.error(f"--dataset {args.dataset} needs {'an ek_* ' if args.dataset == 'epic' else 'a non-EPIC '}"
                      f"variant, got {args.variant}")

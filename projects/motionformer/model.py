@@ -26,6 +26,7 @@ Differences from the reference module layout (all handled by ``convert_reference
 """
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,10 @@ from torch import nn
 
 from common.engine.checkpoint import load_checkpoint, unwrap_state_dict
 from common.kernels.trajectory_attention import trajectory_attention
+from common.variants import HALF_MEAN, HALF_STD, Variant, lookup, variant_table
 
 __all__ = [
-    "Motionformer", "TrajectoryAttention", "JointAttention", "DividedAttention", "VARIANT_ARGS", "build_model",
+    "Motionformer", "TrajectoryAttention", "JointAttention", "DividedAttention", "VARIANTS", "build_model",
     "convert_reference_state_dict", "load_imagenet_vit", "load_reference_checkpoint", "analytic_gflops",
 ]
 
@@ -546,15 +548,16 @@ def _check_attention(state_dict: dict[str, torch.Tensor], attention: str, varian
                          f"{attention} attention; pick a {found} variant")
 
 
-def convert_reference_state_dict(state_dict: dict[str, Any], variant: str) -> dict[str, torch.Tensor]:
+def convert_reference_state_dict(state_dict: dict[str, Any], variant: str, **overrides: Any) -> dict[str, torch.Tensor]:
     """Map a reference ``model_state`` (or the whole ``.pyth`` dict) to this model's keys for a strict load.
 
     Drops the reference's unused 2-D ``patch_embed.proj`` and renames ``patch_embed_3d`` -> ``patch_embed``,
     ``timeattn``/``norm3`` -> ``temporal_attn``/``temporal_norm``, ``head0``/``head1`` -> ``head_verb``/``head_noun``.
     Raises when the checkpoint's attention type is not the variant's (the reference loads it silently: issue #19).
+    ``overrides``: the same keywords as :func:`build_model` (only ``attention`` changes what fits).
     """
     converted = _rename_reference_keys(state_dict)
-    _check_attention(converted, VARIANT_ARGS[variant]["attention"], variant)
+    _check_attention(converted, _model_args(variant, None, overrides)["attention"], variant)
     return converted
 
 
@@ -571,7 +574,7 @@ def load_reference_checkpoint(path: str | Path, variant: str, **overrides: Any) 
     """Build ``variant`` to fit a released ``.pyth`` file (head size, temporal table, joint ``st_embed``) and load it
     strictly. ``num_frames`` / ``img_size`` overrides resize the position tables of the checkpoint."""
     converted = _rename_reference_keys(read_state_dict(path))
-    _check_attention(converted, overrides.get("attention", VARIANT_ARGS[variant]["attention"]), variant)
+    _check_attention(converted, _model_args(variant, None, dict(overrides))["attention"], variant)
     if "head.weight" in converted:
         classes: int | tuple[int, int] = converted["head.weight"].shape[0]
     else:
@@ -677,56 +680,90 @@ def analytic_gflops(model: Motionformer, num_frames: int | None = None, img_size
 # ----------------------------------------------------------------------------------------------------------------
 # Variants (named after the reference configs; the dataset only changes the head, see configs.py)
 # ----------------------------------------------------------------------------------------------------------------
-def _variant(attention: str, num_frames: int = 16, img_size: int = 224, epic: bool = False) -> dict[str, Any]:
-    return {"attention": attention, "num_frames": num_frames, "img_size": img_size, "epic": epic}
-
-
-# Not from the paper: a model of about 0.1 M parameters for tests and CI smoke runs.
-_TINY = {"attention": "trajectory", "num_frames": 8, "img_size": 32, "epic": False, "pretrain_img_size": 32,
-         "patch_size": 8, "embed_dim": 48, "depth": 2, "num_heads": 3, "mlp_ratio": 2.0, "drop_path_rate": 0.1}
-VARIANT_ARGS: dict[str, dict[str, Any]] = {
-    "joint_224_16x4": _variant("joint"),
-    "divided_224_16x4": _variant("divided"),
-    "motionformer_224_16x4": _variant("trajectory"),
-    "motionformer_336_16x4": _variant("trajectory", img_size=336),
-    "motionformer_336_16x8": _variant("trajectory", img_size=336),
-    "motionformer_224_32x3": _variant("trajectory", num_frames=32),
-    "ek_joint_224_16x4": _variant("joint", epic=True),
-    "ek_divided_224_16x4": _variant("divided", epic=True),
-    "ek_motionformer_224_16x4": _variant("trajectory", epic=True),
-    "ek_motionformer_336_16x4": _variant("trajectory", img_size=336, epic=True),
-    "ek_motionformer_224_32x3": _variant("trajectory", num_frames=32, epic=True),
-    "motionformer_tiny": _TINY,
-    "ek_motionformer_tiny": {**_TINY, "epic": True},
-}
 EPIC_NOUN_CLASSES = 300
+# The reference keeps an unused 2-D patch conv (590,592 parameters) that this implementation does not build.
+UNUSED_REFERENCE_PARAMS = 590_592
+_CONFIG_ROOT = "facebookresearch/Motionformer@bf43d50:configs/"
+_NOTES = ("ours: no unused 2-D patch conv (590,592 parameters fewer); the original trajectory path skips the dead "
+          "value projection (12 x 7.4 GFLOPs at 16x224), outputs unchanged. GFLOPs: fvcore count of our forward; "
+          "the reference's 336 and 32-frame GFLOPs from the analytic count that reproduces its measured ones.")
+# Not from the paper: a model of about 0.1 M parameters for tests and CI smoke runs.
+_TINY = dict(attention="trajectory", pretrain_img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3,
+             mlp_ratio=2.0, drop_path_rate=0.1, attn_backend="sdpa")
 
 
-def build_model(variant: str, num_classes: int | tuple[int, int] | None = None, num_frames: int | None = None,
-                img_size: int | None = None, original_traj_attn: bool = True, attn_backend: str = "sdpa",
-                **overrides: Any) -> Motionformer:
+def _paper(name: str, attention: str, config: str, reference_params: int, reference_gflops: float, gflops: float,
+           num_frames: int = 16, input_size: int = 224) -> Variant:
+    """A reference configuration; ``ek_*`` names get the EPIC-Kitchens verb and noun heads."""
+    epic = name.startswith("ek_")
+    return Variant(name, arch=dict(attention=attention, attn_backend="sdpa"),
+                   num_classes=(97, EPIC_NOUN_CLASSES) if epic else 400, num_frames=num_frames,
+                   input_size=input_size, mean=HALF_MEAN, std=HALF_STD, reference_params=reference_params,
+                   reference_gflops=reference_gflops, params=reference_params - UNUSED_REFERENCE_PARAMS,
+                   gflops=gflops, source=_CONFIG_ROOT + config, notes=_NOTES)
+
+
+VARIANTS: dict[str, Variant] = variant_table(
+    _paper("joint_224_16x4", "joint", "K400/joint_224_16x4.yaml", 87_883_408, 180.64, 180.63),
+    _paper("divided_224_16x4", "divided", "K400/divided_224_16x4.yaml", 116_250_256, 185.77, 185.76),
+    _paper("motionformer_224_16x4", "trajectory", "K400/motionformer_224_16x4.yaml", 109_144_720, 369.51, 280.72),
+    _paper("motionformer_336_16x4", "trajectory", "K600/motionformer_336_16x4.yaml", 109_144_720, 958.7, 758.96,
+           input_size=336),
+    _paper("motionformer_336_16x8", "trajectory", "K400/motionformer_336_16x8.yaml", 109_144_720, 958.7, 758.96,
+           input_size=336),
+    _paper("motionformer_224_32x3", "trajectory", "K400/motionformer_224_32x3.yaml", 109_150_864, 1185.2, 830.02,
+           num_frames=32),
+    _paper("ek_joint_224_16x4", "joint", "EK/joint_224_16x4.yaml", 87_881_101, 180.64, 180.63),
+    _paper("ek_divided_224_16x4", "divided", "EK/divided_224_16x4.yaml", 116_247_949, 185.77, 185.76),
+    _paper("ek_motionformer_224_16x4", "trajectory", "EK/motionformer_224_16x4.yaml", 109_142_413, 369.51, 280.72),
+    _paper("ek_motionformer_336_16x4", "trajectory", "EK/motionformer_336_16x4.yaml", 109_142_413, 958.7, 758.96,
+           input_size=336),
+    _paper("ek_motionformer_224_32x3", "trajectory", "EK/motionformer_224_32x3.yaml", 109_148_557, 1185.2, 830.02,
+           num_frames=32),
+    Variant("motionformer_tiny", arch=_TINY, num_classes=10, num_frames=8, input_size=32, mean=HALF_MEAN,
+            std=HALF_STD, gflops=0.006, paper=False, source="not from the paper: tests and CI"),
+    Variant("ek_motionformer_tiny", arch=_TINY, num_classes=(97, EPIC_NOUN_CLASSES), num_frames=8, input_size=32,
+            mean=HALF_MEAN, std=HALF_STD, paper=False,
+            source="not from the paper: the two-head twin of motionformer_tiny, tests of the EPIC pipeline"),
+)
+
+
+def is_two_head(variant: str) -> bool:
+    """Whether the variant's classifier is a (verb, noun) pair of heads (EPIC-Kitchens)."""
+    return isinstance(lookup(VARIANTS, variant, "Motionformer").num_classes, tuple)
+
+
+def _model_args(variant: str, num_classes: int | tuple[int, int] | None, overrides: dict[str, Any]
+                ) -> dict[str, Any]:
+    """``Motionformer`` keyword arguments of ``variant`` with the builder's keywords applied; unknown names raise
+    ``TypeError`` listing the valid ones."""
+    cfg = lookup(VARIANTS, variant, "Motionformer")
+    classes = cfg.num_classes if num_classes is None else num_classes
+    if isinstance(cfg.num_classes, tuple) and isinstance(classes, int):
+        classes = (classes, cfg.num_classes[1])  # an int sets the verb head, nouns stay
+    valid = set(inspect.signature(Motionformer).parameters) - {"num_classes"}
+    unknown = set(overrides) - valid
+    if unknown:
+        raise TypeError(f"unknown options for {variant}: {sorted(unknown)}; valid: {sorted(valid)}")
+    args = {**cfg.arch, "num_frames": cfg.num_frames, "img_size": cfg.input_size}
+    args.update({key: value for key, value in overrides.items() if value is not None})
+    return {"num_classes": classes, **args}
+
+
+def build_model(variant: str, num_classes: int | tuple[int, int] | None = None, *, num_frames: int | None = None,
+                img_size: int | None = None, original_traj_attn: bool = True, **overrides: Any) -> Motionformer:
     """A Motionformer variant with random weights (initialise with ``load_imagenet_vit`` or a checkpoint).
 
     Args:
-        variant: a name of ``VARIANT_ARGS``.
-        num_classes: classifier size; for ``ek_*`` variants an int sets the verb head (nouns stay 300) and a pair
-            sets both. Default: 400, or (97, 300) for EPIC.
+        variant: a name of ``VARIANTS`` (others raise ``UnknownVariantError`` listing the valid names).
+        num_classes: classifier size; for two-head (``ek_*``) variants an int sets the verb head (nouns stay 300)
+            and a pair sets both. None: the variant's (400, or (97, 300) for EPIC).
         num_frames, img_size: clip length and crop the position tables are built for (inputs of other sizes are
-            still accepted through interpolation).
+            still accepted through interpolation). None: the variant's.
         original_traj_attn: the reference's default stage-2 values (needed by the released weights); False gives
             the paper's corrected formulation.
-        attn_backend: ``sdpa`` (default), ``math`` (explicit, for tests and FLOP counting) or ``triton``.
-        overrides: any other ``Motionformer`` argument (``approx="orthoformer"``, ``num_landmarks``,
-            ``drop_path_rate``, ``pos_embed_type``, ``attention`` ...).
+        overrides: any other ``Motionformer`` argument (``attn_backend``, ``approx="orthoformer"``,
+            ``num_landmarks``, ``drop_path_rate``, ``pos_embed_type``, ``attention`` ...).
     """
-    if variant not in VARIANT_ARGS:
-        raise ValueError(f"unknown Motionformer variant {variant!r}; choose one of {sorted(VARIANT_ARGS)}")
-    args = dict(VARIANT_ARGS[variant])
-    epic = args.pop("epic")
-    if num_classes is None:
-        num_classes = (97, EPIC_NOUN_CLASSES) if epic else 400
-    elif epic and isinstance(num_classes, int):
-        num_classes = (num_classes, EPIC_NOUN_CLASSES)
-    args.update(num_frames=num_frames or args["num_frames"], img_size=img_size or args["img_size"],
-                original_traj_attn=original_traj_attn, attn_backend=attn_backend, **overrides)
-    return Motionformer(num_classes=num_classes, **args)
+    overrides = dict(overrides, num_frames=num_frames, img_size=img_size, original_traj_attn=original_traj_attn)
+    return Motionformer(**_model_args(variant, num_classes, overrides))

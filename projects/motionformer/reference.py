@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from projects.motionformer.model import VARIANT_ARGS, build_model, convert_reference_state_dict
+from projects.motionformer.model import VARIANTS, build_model, convert_reference_state_dict, is_two_head
 
 
 class PySlowFastInput(nn.Module):
@@ -50,10 +50,11 @@ def build_reference_model(checkout: Path, variant: str, num_classes: int | None 
     defaults = importlib.import_module("slowfast.config.defaults")
     builder = importlib.import_module("slowfast.models.video_model_builder")
 
-    args = {**VARIANT_ARGS[variant], **overrides}
+    cfg = VARIANTS[variant]
+    args = {**cfg.arch, "num_frames": cfg.num_frames, "img_size": cfg.input_size, **overrides}
     if args.get("pretrain_img_size", 224) != 224:
         raise ValueError("the reference always builds its spatial table for 224 px; use a 224-pretrain variant")
-    epic = args["epic"]
+    epic = is_two_head(variant)
     cfg = defaults.get_cfg()
     cfg.TRAIN.DATASET = "Epickitchens" if epic else "Kinetics"
     cfg.MODEL.NUM_CLASSES = num_classes or 400
@@ -94,8 +95,7 @@ def measure_parity(checkout: Path, variant: str, batch: int = 2, seed: int = 0, 
                 parameter.normal_(0.0, parameter[0].numel() ** -0.5)
             else:
                 parameter.add_(0.1 * torch.randn_like(parameter))
-    classes = (97, 300) if VARIANT_ARGS[variant]["epic"] else 400
-    ours = build_model(variant, classes, attn_backend="math", **options, **overrides).eval()
+    ours = build_model(variant, attn_backend="math", **options, **overrides).eval()
     ours.load_state_dict(convert_reference_state_dict(reference.state_dict(), variant), strict=True)
     clip = torch.randn(batch, 3, ours.num_frames, ours.img_size, ours.img_size)
     outputs = {}
@@ -130,7 +130,7 @@ def measure_parity(checkout: Path, variant: str, batch: int = 2, seed: int = 0, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkout", type=Path, required=True, help="local facebookresearch/Motionformer checkout")
-    parser.add_argument("--variant", default="motionformer_224_16x4", choices=sorted(VARIANT_ARGS))
+    parser.add_argument("--variant", default="motionformer_224_16x4", choices=sorted(VARIANTS))
     parser.add_argument("--improved", action="store_true", help="compare the corrected (paper) trajectory path")
     parser.add_argument("--approx", default="none", choices=("none", "orthoformer"))
     parser.add_argument("--num-landmarks", type=int, default=128)

@@ -28,7 +28,7 @@ from common.engine.trainer import AMP_DTYPES, ClipPreprocessor
 from projects.motionformer.configs import presets_for
 from projects.motionformer.data import add_data_args, test_dataset
 from projects.motionformer.main import add_model_args, load_weights, model_from_args
-from projects.motionformer.model import EPIC_NOUN_CLASSES, VARIANT_ARGS
+from projects.motionformer.model import EPIC_NOUN_CLASSES, is_two_head
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float] | None:
     dataset = test_dataset(args, args.val_list, args.num_clips, args.num_crops)
     loader = build_loader(dataset, per_process_batch_size(args.test_batch_size, info.world_size), train=False,
                           num_workers=args.workers, seed=args.seed, rank=info.rank, world_size=info.world_size)
-    epic = VARIANT_ARGS[args.variant]["epic"]
+    epic = is_two_head(args.variant)
     classes = {"verb": args.num_classes, "noun": EPIC_NOUN_CLASSES} if epic else args.num_classes
     # The reference sums the softmax probabilities of a video's views (its model returns them in eval mode).
     meter = MultiViewTestMeter(len(dataset.records), dataset.num_views, classes, aggregate="sum", score="softmax")

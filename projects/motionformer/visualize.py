@@ -26,7 +26,7 @@ from common.data.video_reader import VideoReader
 from common.plots import save_heatmap_grid_png
 from common.engine.trainer import ClipPreprocessor
 from projects.motionformer.main import load_weights
-from projects.motionformer.model import VARIANT_ARGS, Motionformer, build_model
+from projects.motionformer.model import VARIANTS, Motionformer, build_model
 
 
 def trajectory_attention_png(model: Motionformer, clip: torch.Tensor, query: tuple[int, int, int], path: str | Path,
@@ -70,7 +70,7 @@ def read_clip(video: str | Path, num_frames: int, stride: int, crop_size: int) -
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Trajectory attention maps of one query patch, as a PNG.")
     parser.add_argument("--checkpoint", required=True, help="main.py checkpoint or reference .pyth")
-    parser.add_argument("--variant", choices=sorted(VARIANT_ARGS), default="motionformer_224_16x4")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="motionformer_224_16x4")
     parser.add_argument("--num-classes", type=int, default=400)
     parser.add_argument("--video", required=True, help="video file to read the clip from")
     parser.add_argument("--num-frames", type=int, default=None, help="default: the variant's")

@@ -2,6 +2,7 @@
 whose parameter count and FLOPs are known in closed form."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from benchmarks import environment, loader_speed, model_speed, model_zoo, registry
 from benchmarks.environment import format_table
+from common.variants import Variant, variant_table
 
 HAVE_TINY_VARIANTS = bool(list(registry.iter_variants(paper=False)))
 
@@ -28,21 +30,22 @@ class PointwiseNet(nn.Module):
         return self.head(self.conv(x).mean(dim=(2, 3, 4)))
 
 
-def _fake_project(reference_params: int) -> types.ModuleType:
+def _fake_project(reference_params: int, arch: dict) -> types.ModuleType:
     module = types.ModuleType("fake_project")
-    module.VARIANTS = ("fake_paper", "fake_tiny")
-    info = {"input_shape": (3, 2, 8, 8), "num_classes": 5, "build_kwargs": {}, "source": "closed form",
-            "reference_gflops": (3 * 4 * 2 * 8 * 8 + 4 * 5) / 1e9}
-    module.VARIANT_INFO = {"fake_paper": {**info, "paper": True, "reference_params": reference_params},
-                           "fake_tiny": {**info, "paper": False, "reference_params": None}}
-    module.build_model = lambda variant, num_classes, **overrides: PointwiseNet(num_classes, **overrides)
+    shape = dict(arch=arch, num_classes=5, num_frames=2, input_size=8, source="closed form")
+    module.VARIANTS = variant_table(
+        Variant("fake_paper", reference_params=reference_params, reference_gflops=(3 * 4 * 2 * 8 * 8 + 4 * 5) / 1e9,
+                **shape),
+        Variant("fake_tiny", paper=False, **shape))
+    module.build_model = lambda variant, num_classes=None, **overrides: PointwiseNet(num_classes or 5, **overrides)
     return module
 
 
 @pytest.fixture
 def fake_registry(monkeypatch):
-    def install(reference_params: int = 16 + 4 * 5 + 5) -> None:
-        monkeypatch.setattr(registry, "implemented_projects", lambda: {"fake": _fake_project(reference_params)})
+    def install(reference_params: int = 16 + 4 * 5 + 5, arch: dict | None = None) -> None:
+        project = _fake_project(reference_params, {"attn_backend": None} if arch is None else arch)
+        monkeypatch.setattr(registry, "implemented_projects", lambda: {"fake": project})
     return install
 
 
@@ -63,14 +66,14 @@ def test_model_zoo_flags_a_paper_variant_whose_parameters_differ_from_the_refere
     assert "MISMATCH fake/fake_paper: 41 parameters, expected 50 (-18.00%)" in capsys.readouterr().err
 
 
-def test_model_speed_passes_attention_backend_and_reports_models_that_refuse_it(fake_registry, tmp_path, monkeypatch):
+def test_model_speed_passes_attention_backend_and_reports_models_that_refuse_it(fake_registry, tmp_path):
     fake_registry()
     assert model_speed.main(["--tiny", "--attn-backend", "sdpa", "--out", str(tmp_path)]) == 0
     row = json.loads((tmp_path / "model_speed_cpu.json").read_text())["rows"][0]
     assert row["variant"] == "fake_tiny" and row["train_clips/s"] > 0 and row["infer_clips/s"] > 0
     assert row["train_peak_MiB"] is None or row["train_peak_MiB"] > 0
 
-    monkeypatch.setattr(PointwiseNet, "__init__", lambda self, num_classes: nn.Module.__init__(self))
+    fake_registry(arch={})  # the variant table does not declare the option
     assert model_speed.main(["--tiny", "--attn-backend", "sdpa", "--out", str(tmp_path)]) == 1
     row = json.loads((tmp_path / "model_speed_cpu.json").read_text())["rows"][0]
     assert "does not accept attn_backend" in row["error"]
@@ -83,7 +86,7 @@ def test_model_zoo_tiny_mode_on_registered_projects(tmp_path):
     problems = model_zoo.mismatches(payload["rows"])
     assert status == 0 and not problems, "\n".join(problems)
     names = {(row["project"], row["variant"]) for row in payload["rows"]}
-    assert names == {(spec.project, spec.variant) for spec in registry.iter_variants()}
+    assert names == {(spec.project, spec.variant.name) for spec in registry.iter_variants()}
     assert all(row["gflops"] > 0 for row in payload["rows"] if not row["paper"])
     assert payload["machine"]["torch"] == torch.__version__
 
@@ -121,11 +124,11 @@ def test_format_table_aligns_columns_and_marks_missing_cells():
 def test_model_zoo_checks_a_documented_deliberate_difference_against_the_project_expectation(fake_registry):
     fake_registry(reference_params=50)
     spec = next(registry.iter_variants(variants=["fake_paper"]))
-    spec.info["params"] = 41  # e.g. an unused reference layer this implementation does not build
+    spec = dataclasses.replace(spec, variant=dataclasses.replace(spec.variant, params=41))  # e.g. an unused layer
     row = model_zoo.measure_variant(spec, with_flops=False)
     assert row["params_diff_%"] == -18.0 and model_zoo.mismatches([row]) == []
     assert model_zoo.check_label(row) == "ok (documented)"
-    spec.info["params"] = 45
+    spec = dataclasses.replace(spec, variant=dataclasses.replace(spec.variant, params=45))
     assert model_zoo.check_label(model_zoo.measure_variant(spec, with_flops=False)) == "MISMATCH"
 
 

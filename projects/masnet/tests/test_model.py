@@ -11,7 +11,8 @@ import torchvision
 from common.engine.checkpoint import CheckpointError
 from common.engine.model_info import count_flops, count_parameters
 from common.engine.param_groups import tsn_param_groups
-from projects.masnet import VARIANT_INFO, VARIANTS, build_model, convert_reference_state_dict, load_imagenet_resnet
+from common.variants import UnknownVariantError
+from projects.masnet import VARIANTS, build_model, convert_reference_state_dict, load_imagenet_resnet
 from projects.masnet.model import MotionAccumulation, MotionSelection, TemporalInteraction, TemporalShift
 
 
@@ -41,15 +42,30 @@ def test_r50_fvcore_gflops_match_reference(frames: int, expected: float) -> None
     assert gflops == pytest.approx(expected, rel=0.005)
 
 
-def test_variant_info_is_consistent() -> None:
-    assert set(VARIANT_INFO) == set(VARIANTS)
-    for name, info in VARIANT_INFO.items():
-        assert set(info) >= {"input_shape", "num_classes", "build_kwargs", "reference_params", "reference_gflops",
-                             "source", "paper"}
-        assert info["paper"] == (not name.endswith("_tiny"))
-        model = build_model(name, info["num_classes"], **info["build_kwargs"])
-        if info["reference_params"] is not None:
-            assert count_parameters(model) == info["reference_params"]
+def test_variant_table_is_consistent() -> None:
+    for name, variant in VARIANTS.items():
+        assert variant.paper == (not name.endswith("_tiny")) and variant.source
+        assert variant.input_shape == (3, 8, 224 if variant.paper else 64, 224 if variant.paper else 64)
+        model = build_model(name)
+        assert model.num_classes == variant.num_classes and model.num_segments == variant.num_frames
+        if variant.reference_params is not None:
+            assert count_parameters(model) == variant.reference_params
+
+
+def test_builder_keywords_and_unknown_names() -> None:
+    assert build_model("tsn_tiny", 3, num_frames=4).num_segments == 4
+    assert build_model("tsn_tiny", 3, num_segments=4).num_segments == 4  # the TSM repo's name, kept
+    with pytest.raises(ValueError, match="disagree"):
+        build_model("tsn_tiny", 3, num_frames=4, num_segments=8)
+    with pytest.raises(UnknownVariantError, match="valid variants: masnet_r50, masnet_r101"):
+        build_model("masnet_r18")
+    with pytest.raises(UnknownVariantError, match="masnet_tiny"):
+        convert_reference_state_dict({}, "masnet_r18")
+    with pytest.raises(TypeError, match="unknown options"):
+        build_model("tsn_tiny", 3, attn_backend="sdpa")
+    state = build_model("tsn_tiny", 3).state_dict()
+    with pytest.raises(ValueError, match="does not fit"):  # the same overrides as build_model
+        convert_reference_state_dict(state, "tsn_tiny", temporal="mas", num_segments=4)
 
 
 def test_tiny_forward_shapes_train_and_eval() -> None:

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from common.engine.model_info import count_flops
-from projects.motionformer import VARIANT_INFO, VARIANTS, UNUSED_REFERENCE_PARAMS
+from common.variants import UnknownVariantError
+from projects.motionformer import VARIANTS, UNUSED_REFERENCE_PARAMS
 from projects.motionformer.model import (analytic_gflops, build_model, convert_reference_state_dict,
                                          load_imagenet_vit, load_reference_checkpoint)
 
@@ -28,7 +29,8 @@ def _params(model: torch.nn.Module) -> int:
 ])
 def test_parameter_counts_match_reference(variant, reference):
     assert _params(_meta_model(variant)) + UNUSED_REFERENCE_PARAMS == reference
-    assert VARIANT_INFO[variant]["reference_params"] == reference
+    assert VARIANTS[variant].reference_params == reference
+    assert VARIANTS[variant].expected_params == reference - UNUSED_REFERENCE_PARAMS
 
 
 def test_k600_and_ssv2_heads_match_reference_counts():
@@ -60,7 +62,8 @@ def test_full_size_gflops(variant, reference_gflops, ours):
     assert analytic_gflops(model, reference=True) == pytest.approx(reference_gflops, rel=0.005)
     # The original trajectory path skips the reference's dead value projection (7.4 GFLOPs per block).
     assert analytic_gflops(model) == pytest.approx(ours, rel=0.001)
-    assert VARIANT_INFO[variant]["reference_gflops"] == pytest.approx(reference_gflops, rel=0.001)
+    assert VARIANTS[variant].reference_gflops == pytest.approx(reference_gflops, rel=0.001)
+    assert VARIANTS[variant].expected_gflops == pytest.approx(ours, rel=0.001)
 
 
 def _spec_reference_keys(blocks: int = 12, dim: int = 768, classes: int = 400) -> dict[str, tuple[int, ...]]:
@@ -199,9 +202,25 @@ def test_every_parameter_gets_a_gradient(attention):
     assert [name for name, p in model.named_parameters() if p.grad is None] == []
 
 
-def test_registry_is_complete():
-    assert set(VARIANTS) == set(VARIANT_INFO)
-    assert not VARIANT_INFO["motionformer_tiny"]["paper"]
+def test_variant_table():
+    assert not VARIANTS["motionformer_tiny"].paper and VARIANTS["motionformer_tiny"].mean == (0.5, 0.5, 0.5)
     model = _meta_model("ek_motionformer_336_16x4")
     assert model.head_verb.out_features == 97 and model.head_noun.out_features == 300
-    assert VARIANT_INFO["motionformer_336_16x4"]["input_shape"] == (3, 16, 336, 336)
+    assert VARIANTS["motionformer_336_16x4"].input_shape == (3, 16, 336, 336)
+    assert (model.num_frames, model.img_size) == (16, 336)
+
+
+def test_builder_keywords_and_unknown_names():
+    model = _meta_model("ek_motionformer_224_16x4", num_classes=5, num_frames=8, img_size=112,
+                        original_traj_attn=False)
+    assert model.num_classes == (5, 300) and (model.num_frames, model.img_size) == (8, 112)
+    assert not model.original_traj_attn
+    with pytest.raises(UnknownVariantError, match="valid variants: joint_224_16x4, divided_224_16x4"):
+        build_model("motionformer_b")
+    with pytest.raises(UnknownVariantError, match="motionformer_tiny"):
+        convert_reference_state_dict({}, "motionformer_b")
+    with pytest.raises(TypeError, match="unknown options"):
+        build_model("motionformer_tiny", num_segments=8)
+    state = build_model("motionformer_tiny", 4).state_dict()
+    with pytest.raises(ValueError, match="divided"):  # the same overrides as build_model
+        convert_reference_state_dict(state, "motionformer_tiny", attention="divided", num_frames=16)
