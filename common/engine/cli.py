@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -128,6 +129,20 @@ def config_to_dict(args: argparse.Namespace | dict[str, Any]) -> dict[str, Any]:
     return safe
 
 
+def code_version() -> dict[str, Any]:
+    """The git commit of this code and whether the work tree had uncommitted changes (empty outside a checkout)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if commit.returncode != 0:
+        return {}
+    return {"git_commit": commit.stdout.strip(), "git_dirty": bool(status.stdout.strip())}
+
+
 def save_resolved_config(args: argparse.Namespace | dict[str, Any], output_dir: str | os.PathLike,
                          extra: dict[str, Any] | None = None) -> Path | None:
     """Write ``config.json`` (the resolved flags plus the software environment) into ``output_dir``.
@@ -146,6 +161,7 @@ def save_resolved_config(args: argparse.Namespace | dict[str, Any], output_dir: 
             "torch": torch.__version__,
             "cuda": torch.version.cuda,
             "world_size": get_world_size(),
+            **code_version(),
         },
     }
     if extra:

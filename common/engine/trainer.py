@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import resource
 import signal
 import threading
 import time
@@ -134,6 +136,8 @@ class Trainer:
         self.last_validation: dict[str, float] = {}
         self._pending_rng: dict[str, Any] | None = None
         self._stop_signal: int | None = None
+        self._progress: Any = None  # the whole run's tqdm bar
+        self._run_start, self._run_batches = time.perf_counter(), 0  # this process's share of the run, for the ETA
 
     # ---------------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -224,6 +228,8 @@ class Trainer:
             f"process(es), device {self.device}, global batch {config.batch_size} x {config.accum_steps} "
             f"accumulation, amp {config.amp}, output {self.output_dir}")
         status = "finished"
+        self._progress = tqdm(desc="training", unit="batch", dynamic_ncols=True,
+                              disable=not self.info.is_main or config.no_progress)
         with self._signal_handlers():
             while self.epoch < config.epochs:
                 status = self._train_epoch()
@@ -240,9 +246,11 @@ class Trainer:
                     self.epoch, self.batches_done = epoch_finished, 0
                 self.save_checkpoint(is_best=is_best, epoch_finished=epoch_finished if status == "epoch_done"
                                      else None)
+                self.logger.save_curves()  # each epoch, so a long run can be watched
                 if status == "max_steps":
                     self.logger.info(f"--max-steps {config.max_steps} reached")
                     break
+        self._progress.close()
         self.logger.save_curves()
         return TrainResult(status if status != "epoch_done" else "finished", self.epoch, self.step,
                            self.best_metric, self.last_validation)
@@ -279,8 +287,10 @@ class Trainer:
             freeze_partial_bn(self.model)
         window = _Window(self.device)
         self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
-        progress = tqdm(total=total, initial=self.batches_done, desc=f"epoch {self.epoch + 1}/{config.epochs}",
-                        disable=not self.info.is_main or config.no_progress, dynamic_ncols=True, leave=False)
+        progress = self._progress
+        progress.total = config.epochs * total  # re-estimated each epoch (multigrid changes the epoch length)
+        progress.n = self.epoch * total + self.batches_done
+        progress.set_description(f"training (epoch {self.epoch + 1}/{config.epochs})")
         accum = config.accum_steps
         tick = time.perf_counter()
         for batch_index in range(self.batches_done, total):
@@ -290,7 +300,6 @@ class Trainer:
                 if self._stop_signal is None:
                     raise
                 # Ctrl-C also reached the loader workers; the state is still that of the last optimiser step.
-                progress.close()
                 return self._interrupted()
             data_time = time.perf_counter() - tick
             group_start = batch_index - batch_index % accum
@@ -312,6 +321,7 @@ class Trainer:
                                                self.step, self._first_bad_step)
             with torch.no_grad():
                 window.add_step(loss, self.accuracy_fn(logits, labels), clip.shape[0], data_time)
+            self._run_batches += 1
             if is_step:
                 # Position of the group's first batch: the lr PySlowFast sets at the start of an iteration.
                 lr = self.schedule.step(self.optimizer, self.epoch, group_start, total)
@@ -325,20 +335,17 @@ class Trainer:
                 self.batches_done = batch_index + 1
                 if self.step % config.log_every == 0:
                     self._raise_if_non_finite()
-                    self._log_window(window, lr, progress)
+                    self._log_window(window, lr, batch_index + 1, total)
                     window = _Window(self.device)
                 if self._stop_requested():
-                    progress.close()
                     return self._interrupted()
                 if config.max_steps is not None and self.step >= config.max_steps:
-                    progress.close()
                     return "max_steps"
             progress.update(1)
             tick = time.perf_counter()
-        progress.close()
         self._raise_if_non_finite()
         if window.batches:
-            self._log_window(window, self.schedule.last_lr, None)
+            self._log_window(window, self.schedule.last_lr, total, total)
         return "epoch_done"
 
     def _interrupted(self) -> str:
@@ -346,14 +353,24 @@ class Trainer:
         self.logger.info(f"received {name}: saving a checkpoint at step {self.step}")
         return "interrupted"
 
-    def _log_window(self, window: "_Window", lr: float, progress: Any) -> None:
+    def _log_window(self, window: "_Window", lr: float, batches_done: int, total: int) -> None:
+        """TensorBoard scalars and an MMAction2-style line in log.txt and on stdout, with the whole run's ETA."""
         values = window.timed_summary(self.info.world_size)
         values["lr"] = lr
         if self.device.type == "cuda":
             values["gpu_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+            memory = f"memory {values['gpu_memory_gib'] * 1024:.0f} MiB"
+        else:  # peak resident memory of this process (Linux reports KiB)
+            memory = f"memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (RSS)"
         self.logger.scalars({f"train/{k}": v for k, v in values.items()}, self.step)
-        if progress is not None:
-            progress.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:.3g}")
+        left = (self.config.epochs - self.epoch) * total - batches_done
+        eta = (time.perf_counter() - self._run_start) / max(self._run_batches, 1) * max(left, 0)
+        accuracy = "".join(f"  {k} {v:.2f}" for k, v in values.items() if k.startswith("top"))
+        self.logger.info(f"epoch [{self.epoch + 1}][{batches_done}/{total}]  lr {lr:.3e}  "
+                         f"eta {datetime.timedelta(seconds=round(eta))}  time {values['step_time']:.3f}  "
+                         f"data_time {values['data_time']:.3f}  {memory}  loss {values['loss']:.4f}{accuracy}")
+        self._progress.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:.3g}",
+                                   eta=str(datetime.timedelta(seconds=round(eta))))
 
 
 class _Window(MetricSums):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 from pathlib import Path
@@ -136,3 +137,23 @@ def test_gradient_accumulation_matches_larger_batch(tmp_path):
     assert big_result.step == small_result.step == 6
     for key, value in big.model.state_dict().items():
         torch.testing.assert_close(small.model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_log_has_iteration_lines_with_eta_and_curves_each_epoch(tmp_path):
+    config = _config(tmp_path, "logged", epochs=2, log_every=3)
+    curves_after = []
+    trainer = tiny_job.build_trainer(config)
+    trainer.logger.echo = False
+    save_curves = trainer.logger.save_curves
+    trainer.logger.save_curves = lambda *a, **k: curves_after.append(trainer.epoch) or save_curves(*a, **k)
+    trainer.fit()
+    lines = [line for line in (tmp_path / "logged" / "log.txt").read_text().splitlines() if "] epoch [" in line]
+    assert len(lines) == 4  # 6 batches per epoch, a line every 3 steps
+    first = lines[0].split("] ", 1)[1]
+    assert first.startswith("epoch [1][3/6]  lr ") and "  eta 0:00:" in first
+    for field in ("time ", "data_time ", "memory ", "MiB", "loss ", "top1 "):
+        assert field in first, field
+    assert lines[-1].split("] ", 1)[1].startswith("epoch [2][6/6]") and "eta 0:00:00" in lines[-1]
+    assert curves_after[:2] == [1, 2]  # written after each epoch, not only at the end
+    environment = json.loads((tmp_path / "logged" / "config.json").read_text())["environment"]
+    assert len(environment["git_commit"]) == 40 and isinstance(environment["git_dirty"], bool)
