@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from common.data.datasets import build_loader
 from common.distributed import init_distributed, seed_everything
-from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose, unwrap_state_dict
+from common.engine.checkpoint import load_finetune_weights, unwrap_state_dict
 from common.engine.cli import add_engine_args, parse_with_presets, per_process_batch_size
 from common.engine.model_info import describe_model
 from common.engine.param_groups import describe_param_groups, tsn_param_groups
@@ -112,11 +112,10 @@ def main(argv: Sequence[str] | None = None) -> TrainResult:
 
     model = model_from_args(args, args.num_classes, dropout=args.dropout, partial_bn=args.partial_bn,
                             pretrained=args.pretrained)
-    if args.tune_from is not None:
-        weights = read_weights(load_checkpoint(args.tune_from), args.variant)
-        if weights.get("fc.weight") is not None and weights["fc.weight"].shape[0] != args.num_classes:
-            weights = {k: v for k, v in weights.items() if not k.startswith("fc.")}
-        load_state_dict_verbose(model, weights, strict=False)
+    notes: list[str] = []
+    if args.tune_from is not None:  # refuses a file that does not fit; a new class count re-initialises fc
+        load_finetune_weights(model, args.tune_from, classifier_prefixes=("fc.",), log=notes.append,
+                              converter=lambda state: read_weights(state, args.variant))
 
     batch_size = per_process_batch_size(args.batch_size, info.world_size)
     train_set = train_dataset(args, read_records(args, args.train_list, args.num_classes, "--train-list"), names)
@@ -137,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> TrainResult:
                           device=next(model.parameters()).device)  # [1, 3, T, H, W] for the FLOP count
     trainer.logger.info(f"{args.variant}: {describe_model(model, example)}, {args.num_classes} classes, "
                         f"{len(train_set.records)} training videos\n" + describe_param_groups(groups))
+    for note in notes:
+        trainer.logger.info(note)
     result = trainer.fit()
     trainer.logger.info(f"training {result.status}: epoch {result.epoch}, step {result.step}, "
                         f"best {args.best_metric} {result.best_metric}")

@@ -29,13 +29,15 @@ from common.data.datasets import build_loader
 from common.data.multiview import MultiViewTestMeter
 from common.distributed import init_distributed, is_main_process
 from common.engine.batch import ClipPreprocessor
-from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose
+from common.engine.checkpoint import (CheckpointError, load_checkpoint, load_state_dict_verbose,
+                                      require_keys)
 from common.engine.cli import add_test_engine_args, parse_with_presets, per_process_batch_size
 from common.engine.evaluate import multiview_test
 from common.engine.trainer import AMP_DTYPES
 from projects.masnet.configs import presets_for
 from projects.masnet.data import add_data_args, class_names, multiview_dataset, read_records
 from projects.masnet.main import add_model_args, model_from_args, read_weights
+from projects.masnet.model import VARIANT_CONFIGS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,15 +76,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float] | None:
     info = init_distributed(args.device)
     checkpoint = load_checkpoint(args.checkpoint)
     trained = checkpoint.get("config", {}) if isinstance(checkpoint, dict) else {}
+    expected = "a checkpoint of projects.masnet.main or of the MAS-Net reference"
+    if trained.get("variant", args.variant) not in VARIANT_CONFIGS:
+        raise CheckpointError(f"{args.checkpoint} is not {expected}: it was trained as {trained['variant']!r}")
     args.variant = trained.get("variant", args.variant)
     args.num_segments = args.test_segments or trained.get("num_segments", args.num_segments)
     weights = read_weights(checkpoint, args.variant)
+    require_keys(weights, ["fc.weight"], args.checkpoint, expected)
     num_classes = weights["fc.weight"].shape[0]
     names = class_names(args)
     if names is not None and len(names) != num_classes:
         parser.error(f"{args.checkpoint} has {num_classes} classes, {args.category_file} names {len(names)}")
     model = model_from_args(args, num_classes)  # no weight depends on T: any --test_segments loads
-    load_state_dict_verbose(model, weights, strict=True)
+    load_state_dict_verbose(model, weights, strict=True, source=args.checkpoint)
     model.to(info.device)
 
     records = read_records(args, args.val_list, num_classes, "--val-list / --test_list")

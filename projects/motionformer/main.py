@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from common.data.datasets import build_loader
 from common.data.device_transforms import HALF_MEAN, HALF_STD, MixupCutmix, soft_target_cross_entropy
 from common.distributed import init_distributed, seed_everything
-from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose, unwrap_state_dict
+from common.engine.checkpoint import (load_checkpoint, load_finetune_weights, load_state_dict_verbose,
+                                      unwrap_state_dict)
 from common.engine.cli import add_engine_args, parse_with_presets, per_process_batch_size, save_resolved_config
 from common.engine.evaluate import topk_correct
 from common.engine.model_info import describe_model
@@ -62,12 +63,17 @@ def model_from_args(args: argparse.Namespace, drop_path: float = 0.0) -> Motionf
 def load_weights(model: Motionformer, path: str, variant: str, strict: bool, log: Any = print) -> None:
     """Load this project's checkpoint or a reference ``.pyth``; non-strict loads skip shape-mismatched heads
     (the reference's fine-tuning rule for K400 -> SSv2 / EPIC)."""
-    state = unwrap_state_dict(load_checkpoint(path))
+    state = reference_to_ours(model, unwrap_state_dict(load_checkpoint(path), path), path, variant)
+    load_state_dict_verbose(model, state, strict=strict, log=log, source=path)
+
+
+def reference_to_ours(model: Motionformer, state: dict, path: str, variant: str) -> dict:
+    """A reference ``.pyth``'s weights in our names (ours pass through); refuses a joint table the model lacks."""
     if "patch_embed_3d.proj.weight" in state:
         state = convert_reference_state_dict(state, variant)
     if "st_embed" in state and model.pos_embed_type != "joint":
         raise ValueError(f"{path} has a joint space-time position table (st_embed): add --pos-embed-type joint")
-    load_state_dict_verbose(model, state, strict=strict, log=log)
+    return state
 
 
 def epic_accuracy(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -139,8 +145,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         left = load_imagenet_vit(model, args.imagenet_weights)
         notes.append(f"ImageNet ViT init from {args.imagenet_weights}; not in that file (kept at their initial "
                      f"values): {', '.join(left)}")
-    if args.finetune:
-        load_weights(model, args.finetune, args.variant, strict=False)
+    if args.finetune:  # refuses a file that does not fit; heads of another class count are re-initialised
+        load_finetune_weights(model, args.finetune, classifier_prefixes=("head.", "head_verb.", "head_noun."),
+                              converter=lambda state: reference_to_ours(model, state, args.finetune, args.variant),
+                              log=notes.append)
     # Reference: AdamW with decay on every parameter (its no_weight_decay list is never used).
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8,
                                   weight_decay=args.weight_decay)
