@@ -1,7 +1,9 @@
 """Readers for the annotation files of the action-recognition datasets and code bases.
 
 Every reader returns a list of `VideoRecord`; every parsing error is an `AnnotationError` whose message starts with
-``file:line:``. Relative paths are joined to ``data_root`` (absolute paths are kept). Frame ranges are 0-based and
+``file:line:``, and a file without entries is one too. A UTF-8 byte-order mark (Windows editors) is ignored. In the
+separated formats a path that contains the separator (Kinetics class folders such as ``air drumming/``) is written
+in double quotes, csv-style (``"air drumming/x.mp4" 3``), as ``common.tools.build_lists`` writes it. Relative paths are joined to ``data_root`` (absolute paths are kept). Frame ranges are 0-based and
 end-exclusive: a record covers frames ``[start_frame, end_frame)`` of its video or folder (``end_frame=None``: to the
 end), and ``num_frames`` counts the frames in that range when the file says (None when it does not).
 
@@ -84,14 +86,39 @@ def _check_label(label: int, num_classes: int | None, file: PathLike, line: int,
 
 
 def _lines(path: PathLike) -> list[tuple[int, str]]:
-    """Non-empty lines with their 1-based numbers; missing files raise FileNotFoundError naming the path."""
+    """Non-empty lines with their 1-based numbers (a leading BOM dropped); missing files raise FileNotFoundError
+    naming the path."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: annotation file does not exist") from None
     except UnicodeDecodeError as error:
         raise AnnotationError(path, 1, f"not a UTF-8 text file ({error})") from None
     return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _fields(line: str, separator: str, file: PathLike, number: int) -> list[str]:
+    """``line`` split at ``separator``; a field in double quotes may contain the separator (csv quoting)."""
+    if '"' not in line or len(separator) != 1:
+        return line.split(separator)
+    try:
+        return next(csv.reader([line], delimiter=separator, quotechar='"', strict=True))
+    except csv.Error as error:
+        raise AnnotationError(file, number, f"bad quoting ({error}): {line!r}") from None
+
+
+def _some(records: list, path: PathLike, example: str) -> list:
+    if not records:
+        raise AnnotationError(path, 1, f"no entries (the file is empty or only blank lines); it needs one line per "
+                                       f"video, e.g. {example} (python -m common.tools.build_lists writes such lists)")
+    return records
+
+
+def _field_count_error(path: PathLike, number: int, line: str, expected: str, found: int,
+                       separator: str) -> AnnotationError:
+    return AnnotationError(path, number, f"expected {expected.count(separator) + 1} fields {expected!r}, got {found}: "
+                                         f"{line!r} (a path that contains {separator!r} must be in double quotes, or "
+                                         f"choose another separator)")
 
 
 def read_class_names(path: PathLike) -> list[str]:
@@ -109,16 +136,16 @@ def read_class_names(path: PathLike) -> list[str]:
 
 def read_slowfast_csv(path: PathLike, *, data_root: PathLike | None = None, separator: str = " ",
                       num_classes: int | None = None) -> list[VideoRecord]:
-    """PySlowFast ``{train,val,test}.csv``: ``path<separator>label`` per line, exactly two fields."""
+    """PySlowFast ``{train,val,test}.csv``: ``path<separator>label`` per line, exactly two fields (``separator``
+    is PySlowFast's ``DATA.PATH_LABEL_SEPARATOR``; the entry points' ``--path-label-separator``)."""
     records = []
     for number, line in _lines(path):
-        fields = line.split(separator)
+        fields = _fields(line, separator, path, number)
         if len(fields) != 2:
-            raise AnnotationError(path, number,
-                                  f"expected 2 fields 'path{separator}label', got {len(fields)}: {line!r}")
+            raise _field_count_error(path, number, line, f"path{separator}label", len(fields), separator)
         label = _check_label(_int_field(fields[1], "label", path, number), num_classes, path, number)
         records.append(VideoRecord(_join(data_root, fields[0]), label, source=f"{path}:{number}"))
-    return records
+    return _some(records, path, f"'videos/abc.mp4{separator}3'")
 
 
 def read_rawframe_list(path: PathLike, *, data_root: PathLike | None = None, num_classes: int | None = None,
@@ -130,10 +157,9 @@ def read_rawframe_list(path: PathLike, *, data_root: PathLike | None = None, num
     """
     records, dropped = [], 0
     for number, line in _lines(path):
-        fields = line.split(" ")
+        fields = _fields(line, " ", path, number)
         if len(fields) != 3:
-            raise AnnotationError(path, number,
-                                  f"expected 3 fields 'folder num_frames label', got {len(fields)}: {line!r}")
+            raise _field_count_error(path, number, line, "folder num_frames label", len(fields), " ")
         num_frames = _int_field(fields[1], "num_frames", path, number)
         label = _check_label(_int_field(fields[2], "label", path, number), num_classes, path, number)
         if num_frames < 1:
@@ -144,12 +170,12 @@ def read_rawframe_list(path: PathLike, *, data_root: PathLike | None = None, num
         records.append(VideoRecord(_join(data_root, fields[0]), label, num_frames, source=f"{path}:{number}"))
     if dropped:
         warnings.warn(f"{path}: dropped {dropped} rows with num_frames < 1", stacklevel=2)
-    return records
+    return _some(records, path, "'frames/abc 32 3'")
 
 
 def _load_json(path: PathLike):
     try:
-        with open(path, encoding="utf-8") as file:
+        with open(path, encoding="utf-8-sig") as file:
             return json.load(file)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: annotation file does not exist") from None
@@ -162,7 +188,7 @@ class _JsonLines:
     searching for its id after the previous one, so a whole file costs one pass."""
 
     def __init__(self, path: PathLike) -> None:
-        self.text, self.offset, self.line = Path(path).read_text(encoding="utf-8"), 0, 1
+        self.text, self.offset, self.line = Path(path).read_text(encoding="utf-8-sig"), 0, 1
 
     def line_of(self, needle: str) -> int:
         found = self.text.find(needle, self.offset) if needle else -1
@@ -202,7 +228,7 @@ def read_ssv2(labels_json: PathLike, split_json: PathLike, *, data_root: PathLik
         label = _check_label(class_of[name], num_classes, split_json, where)
         path = path_template.format(id=entry["id"])
         records.append(VideoRecord(_join(data_root, path), label, source=f"{split_json}:{where}"))
-    return records
+    return _some(records, split_json, "{'id': '1', 'template': 'Holding [something]'}")
 
 
 def _read_semicolon_split(categories_csv: PathLike, split_csv: PathLike, data_root: PathLike | None,
@@ -221,7 +247,7 @@ def _read_semicolon_split(categories_csv: PathLike, split_csv: PathLike, data_ro
         label = _check_label(class_of[fields[1]], num_classes, split_csv, number)
         path = path_template.format(id=fields[0])
         records.append(VideoRecord(_join(data_root, path), label, source=f"{split_csv}:{number}"))
-    return records
+    return _some(records, split_csv, "'1;Holding something'")
 
 
 def read_sthv1(categories_csv: PathLike, split_csv: PathLike, *, data_root: PathLike | None = None,
@@ -257,7 +283,7 @@ def read_epic100(csv_path: PathLike, *, data_root: PathLike | None = None,
     end-exclusive range ``[start_frame - 1, stop_frame)``. Labels are ``{"verb": verb_class, "noun": noun_class}``.
     """
     try:
-        file = open(csv_path, newline="", encoding="utf-8")
+        file = open(csv_path, newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise FileNotFoundError(f"{csv_path}: annotation file does not exist") from None
     records = []
@@ -283,4 +309,4 @@ def read_epic100(csv_path: PathLike, *, data_root: PathLike | None = None,
             path = path_template.format(participant_id=row["participant_id"], video_id=row["video_id"])
             records.append(VideoRecord(_join(data_root, path), label, stop - start + 1, start - 1, stop,
                                        source=f"{csv_path}:{number}"))
-    return records
+    return _some(records, csv_path, "a row under the EPIC-100 header")

@@ -17,6 +17,10 @@ the map of another split. From Something-Something v1/v2 or Jester label files p
 
 Paths in the lists are relative to the tree root / frames root (give that root as ``--data-root`` when training),
 or absolute with ``--absolute``. A missing or empty frame folder is an error naming it, unless ``--skip-missing``.
+A path that contains the separator (Kinetics class names have spaces: ``air drumming/``) is written in double
+quotes, csv-style, which every reader of ``common.data.annotations`` accepts; for tools that split lines blindly
+(PySlowFast itself), choose a separator no path contains, e.g. ``--separator ,`` here and
+``--path-label-separator ,`` (PySlowFast: ``DATA.PATH_LABEL_SEPARATOR``) when training.
 """
 from __future__ import annotations
 
@@ -70,6 +74,13 @@ def frame_counts(root: str | os.PathLike, folders: list[str], template: str, ski
     return counts
 
 
+def quote(path: str, separator: str) -> str:
+    """``path`` as a list field: in double quotes (inner quotes doubled) when it holds the separator or a quote."""
+    if separator in path or '"' in path:
+        return '"' + path.replace('"', '""') + '"'
+    return path
+
+
 def write_list(path: str | os.PathLike, rows: list[str]) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text("".join(row + "\n" for row in rows), encoding="utf-8")
@@ -83,9 +94,10 @@ def build_from_folders(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         raise FileNotFoundError(f"{args.root}: no {kind} found under <class>/ folders")
     paths = [os.path.join(os.path.abspath(args.root), p) if args.absolute else p for p, _ in items]
     if kind == "videos":
-        return [f"{path}{args.separator}{label}" for path, (_, label) in zip(paths, items)], class_names
+        return [f"{quote(path, args.separator)}{args.separator}{label}" for path, (_, label) in zip(paths, items)], \
+            class_names
     counts = frame_counts(args.root, [p for p, _ in items], args.template, args.skip_missing)
-    rows = [f"{path} {count} {label}" for path, count, (_, label) in zip(paths, counts, items) if count]
+    rows = [f"{quote(path, ' ')} {count} {label}" for path, count, (_, label) in zip(paths, counts, items) if count]
     return rows, class_names
 
 
@@ -100,7 +112,7 @@ def build_from_release(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         class_names = sorted(class_names) if args.source == "sthv1" else class_names
     counts = frame_counts(args.frames_root, [r.path for r in records], args.template, args.skip_missing)
     root = os.path.abspath(args.frames_root)
-    rows = [f"{os.path.join(root, r.path) if args.absolute else r.path} {count} {r.label}"
+    rows = [f"{quote(os.path.join(root, r.path) if args.absolute else r.path, ' ')} {count} {r.label}"
             for r, count in zip(records, counts) if count]
     return rows, class_names
 
@@ -118,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", help="(ssv2/sthv1/jester) the split file: train/validation json or csv")
     parser.add_argument("--frames-root", help="(ssv2/sthv1/jester) folder holding one frame folder per video id")
     parser.add_argument("--template", default="img_{:05d}.jpg", help="frame file template, for counting frames")
-    parser.add_argument("--separator", default=" ", help="field separator of slowfast_csv lists")
+    parser.add_argument("--separator", default=" ",
+                        help="field separator of slowfast_csv lists (paths that contain it are double-quoted)")
     parser.add_argument("--absolute", action="store_true", help="write absolute paths")
     parser.add_argument("--skip-missing", action="store_true", help="leave out missing or empty frame folders")
     parser.add_argument("--out", required=True, help="list file to write")

@@ -35,6 +35,9 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--list-format", choices=LIST_FORMATS, default="rawframes",
                        help="rawframes: TSM 'folder num_frames label'; slowfast_csv: 'path label'; sthv1 / jester: "
                             "'id;category' csv; ssv2: the release's json")
+    group.add_argument("--path-label-separator", default=" ",
+                       help="slowfast_csv field separator (PySlowFast DATA.PATH_LABEL_SEPARATOR); a path that "
+                            "contains it must be double-quoted")
     group.add_argument("--category-file", default=None,
                        help="class names, one per line in label order (TSM category.txt) or the release's labels "
                             "file for sthv1 / ssv2 / jester; gives --num-classes and the flip's label swap")
@@ -85,7 +88,8 @@ def read_records(args: argparse.Namespace, list_file: str | None, num_classes: i
     if args.list_format == "rawframes":
         return annotations.read_rawframe_list(path, data_root=root, num_classes=num_classes)
     if args.list_format == "slowfast_csv":
-        return annotations.read_slowfast_csv(path, data_root=root, num_classes=num_classes)
+        return annotations.read_slowfast_csv(path, data_root=root, num_classes=num_classes,
+                                             separator=args.path_label_separator)
     if args.category_file is None:
         raise SystemExit(f"--list-format {args.list_format} needs --category-file")
     reader = {"sthv1": annotations.read_sthv1, "jester": annotations.read_jester, "ssv2": annotations.read_ssv2}

@@ -33,6 +33,9 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--train-list", type=str, default="train.csv",
                        help="training annotations (Kinetics csv, SSv2 json, EPIC-100 csv), relative to --data-root")
     group.add_argument("--val-list", type=str, default="val.csv", help="validation / test annotations")
+    group.add_argument("--path-label-separator", default=" ",
+                       help="Kinetics csv field separator (PySlowFast DATA.PATH_LABEL_SEPARATOR); a path that "
+                            "contains it must be double-quoted")
     group.add_argument("--labels-json", type=str, default="something-something-v2-labels.json",
                        help="SSv2 class list, relative to --data-root")
     group.add_argument("--frames-dir", type=str, default="",
@@ -59,7 +62,8 @@ def read_records(args: argparse.Namespace, split_file: str) -> list[ann.VideoRec
     root = Path(args.data_root)
     frames_root = root / args.frames_dir
     if args.dataset == "kinetics":
-        return ann.read_slowfast_csv(root / split_file, data_root=root, num_classes=args.num_classes)
+        return ann.read_slowfast_csv(root / split_file, data_root=root, num_classes=args.num_classes,
+                                     separator=args.path_label_separator)
     if args.dataset == "ssv2":
         return ann.read_ssv2(root / args.labels_json, root / split_file, data_root=frames_root,
                              num_classes=args.num_classes)
