@@ -37,7 +37,7 @@ from common.engine.trainer import AMP_DTYPES
 from projects.masnet.configs import presets_for
 from projects.masnet.data import add_data_args, class_names, multiview_dataset, read_records
 from projects.masnet.main import add_model_args, model_from_args, read_weights
-from projects.masnet.model import VARIANT_CONFIGS
+from projects.masnet.model import VARIANTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float] | None:
     checkpoint = load_checkpoint(args.checkpoint)
     trained = checkpoint.get("config", {}) if isinstance(checkpoint, dict) else {}
     expected = "a checkpoint of projects.masnet.main or of the MAS-Net reference"
-    if trained.get("variant", args.variant) not in VARIANT_CONFIGS:
+    if trained.get("variant", args.variant) not in VARIANTS:
         raise CheckpointError(f"{args.checkpoint} is not {expected}: it was trained as {trained['variant']!r}")
     args.variant = trained.get("variant", args.variant)
     args.num_segments = args.test_segments or trained.get("num_segments", args.num_segments)
