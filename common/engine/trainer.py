@@ -23,8 +23,6 @@ import argparse
 import contextlib
 import datetime
 import resource
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +42,7 @@ from common.engine.loader import batches_per_epoch, set_loader_epoch
 from common.engine.logging import RunLogger
 from common.engine.param_groups import freeze_partial_bn
 from common.engine.schedules import LRSchedule
+from common.engine.signals import StopSignals
 
 AMP_DTYPES = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -135,7 +134,7 @@ class Trainer:
         self.best_metric: float | None = None
         self.last_validation: dict[str, float] = {}
         self._pending_rng: dict[str, Any] | None = None
-        self._stop_signal: int | None = None
+        self.signals = StopSignals()
         self._progress: Any = None  # the whole run's tqdm bar
         self._run_start, self._run_batches = time.perf_counter(), 0  # this process's share of the run, for the ETA
 
@@ -177,30 +176,6 @@ class Trainer:
         self._raise_if_non_finite()
         self.checkpoints.save(self.state_dict(), epoch_finished=epoch_finished, is_best=is_best)
 
-    # ---------------------------------------------------------------------------------------------- signals
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        if self._stop_signal is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C stops at once
-        self._stop_signal = signum  # no I/O here: the handler may interrupt a write to the same log file
-
-    @contextlib.contextmanager
-    def _signal_handlers(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-
-    def _stop_requested(self) -> bool:
-        flag = torch.tensor([1.0 if self._stop_signal is not None else 0.0])
-        if self.info.distributed:  # every rank must stop at the same step
-            flag = all_reduce_sum(flag.to(self.device)).cpu()
-        return bool(flag.item() > 0)
-
     # ---------------------------------------------------------------------------------------------- checks
     def _raise_if_non_finite(self) -> None:
         first_bad = getattr(self, "_first_bad_step", None)
@@ -230,7 +205,7 @@ class Trainer:
         status = "finished"
         self._progress = tqdm(desc="training", unit="batch", dynamic_ncols=True,
                               disable=not self.info.is_main or config.no_progress)
-        with self._signal_handlers():
+        with self.signals.installed():
             while self.epoch < config.epochs:
                 status = self._train_epoch()
                 if status == "interrupted":
@@ -297,7 +272,7 @@ class Trainer:
             try:
                 batch = next(iterator)
             except Exception:
-                if self._stop_signal is None:
+                if self.signals.signum is None:
                     raise
                 # Ctrl-C also reached the loader workers; the state is still that of the last optimiser step.
                 return self._interrupted()
@@ -337,7 +312,7 @@ class Trainer:
                     self._raise_if_non_finite()
                     self._log_window(window, lr, batch_index + 1, total)
                     window = _Window(self.device)
-                if self._stop_requested():
+                if self.signals.requested(self.info.distributed, self.device):
                     return self._interrupted()
                 if config.max_steps is not None and self.step >= config.max_steps:
                     return "max_steps"
@@ -349,8 +324,7 @@ class Trainer:
         return "epoch_done"
 
     def _interrupted(self) -> str:
-        name = signal.Signals(self._stop_signal).name if self._stop_signal is not None else "a signal on another rank"
-        self.logger.info(f"received {name}: saving a checkpoint at step {self.step}")
+        self.logger.info(f"received {self.signals.name()}: saving a checkpoint at step {self.step}")
         return "interrupted"
 
     def _log_window(self, window: "_Window", lr: float, batches_done: int, total: int) -> None:
