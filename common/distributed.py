@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from common.engine.launch import slurm_env_to_torch_env
+from common.slurm import slurm_env_to_torch_env
 
 
 @dataclass(frozen=True)

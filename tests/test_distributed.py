@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from common.distributed import ShardedSampler, all_gather_object, gather_to_main
-from common.engine.launch import expand_nodelist, slurm_env_to_torch_env
+from common.slurm import expand_nodelist, slurm_env_to_torch_env
 
 REPO = Path(__file__).resolve().parents[1]
 

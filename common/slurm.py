@@ -1,6 +1,6 @@
 """Slurm launch helpers that need no torch (so the sbatch template can call them quickly).
 
-``python -m common.engine.launch first-host NODELIST`` prints the first host of a Slurm node list; the sbatch
+``python -m common.slurm first-host NODELIST`` prints the first host of a Slurm node list; the sbatch
 template uses it for the rendezvous address because ``scontrol`` is not always installed on compute nodes.
 :func:`slurm_env_to_torch_env` is what :func:`common.distributed.init_distributed` uses for ``srun``-per-GPU jobs.
 """
@@ -50,7 +50,7 @@ def slurm_env_to_torch_env(environ: dict[str, str]) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m common.engine.launch", description="Slurm launch helpers.")
+    parser = argparse.ArgumentParser(prog="python -m common.slurm", description="Slurm launch helpers.")
     sub = parser.add_subparsers(dest="command", required=True)
     first = sub.add_parser("first-host", help="print the first host of a Slurm node list")
     first.add_argument("nodelist", help="e.g. gpu[01-04,07]")
