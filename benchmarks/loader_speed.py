@@ -33,7 +33,8 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.environment import format_table, results_dir, write_json, write_markdown
-from common.data.datasets import VideoClipDataset, build_loader, worker_init_fn
+from common.data.datasets import VideoClipDataset
+from common.data.loader import build_loader, worker_init_fn
 from common.data.device_transforms import Normalize
 from common.data.samplers import MMActionSampleFrames, SlowFastClipSampler, SlowFastSegmentSampler, TSNSegmentSampler
 from common.data.synthetic import SyntheticDataset, make_synthetic_dataset

@@ -1,4 +1,4 @@
-"""Distributed initialisation (torchrun env:// and Slurm), rank helpers, collectives and a resumable sampler.
+"""Distributed initialisation (torchrun env:// and Slurm), rank helpers and collectives.
 
 Launch modes, detected from the environment by :func:`init_distributed`:
 
@@ -18,12 +18,11 @@ import datetime
 import os
 import random
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import Sampler
 
 from common.slurm import slurm_env_to_torch_env
 
@@ -164,60 +163,3 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.backends.cudnn.deterministic = True
     else:
         torch.backends.cudnn.benchmark = True
-
-
-def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: numpy and python seeds follow the torch seed the loader gave the worker."""
-    worker_seed = torch.initial_seed() % 2**32
-    np.random.seed(worker_seed)
-    random.seed(worker_seed)
-
-
-class ShardedSampler(Sampler[int]):
-    """Rank-sharded sampler with per-epoch seeding and mid-epoch resume.
-
-    Train (``shuffle=True``): every epoch draws one permutation from ``seed + epoch`` (the same on every rank);
-    rank r takes positions r, r + world, ...; the permutation is padded by wrapping (or cut with ``drop_last``)
-    so every rank gets the same count. Evaluation (``shuffle=False``): rank r takes indices r, r + world, ...
-    with no padding, so no sample is counted twice (ranks may get one item more than others).
-
-    ``set_epoch(epoch, start=k)`` skips the first ``k`` items of this rank's share: the trainer uses it to resume
-    inside an epoch without decoding the skipped clips.
-    """
-
-    def __init__(self, dataset_size: int, shuffle: bool, seed: int = 0, rank: int | None = None,
-                 world_size: int | None = None, drop_last: bool = False) -> None:
-        self.dataset_size = dataset_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.rank = get_rank() if rank is None else rank
-        self.world_size = get_world_size() if world_size is None else world_size
-        self.drop_last = drop_last
-        self.epoch = 0
-        self.start = 0
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        self.epoch, self.start = epoch, start
-
-    def _rank_indices(self) -> list[int]:
-        if not self.shuffle:
-            return list(range(self.rank, self.dataset_size, self.world_size))
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(self.dataset_size, generator=generator).tolist()
-        if self.drop_last:
-            order = order[: len(order) - len(order) % self.world_size]
-        else:
-            padding = (-len(order)) % self.world_size
-            order += (order * (padding // max(len(order), 1) + 1))[:padding]
-        return order[self.rank::self.world_size]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._rank_indices()[self.start:])
-
-    def __len__(self) -> int:
-        if not self.shuffle:
-            return len(range(self.rank, self.dataset_size, self.world_size)) - self.start
-        per_rank = (self.dataset_size // self.world_size if self.drop_last
-                    else -(-self.dataset_size // self.world_size))
-        return max(per_rank - self.start, 0)
-

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.distributed import ShardedSampler, all_gather_object, gather_to_main
+from common.data.loader import ShardedSampler
+from common.distributed import all_gather_object, gather_to_main
 from common.slurm import expand_nodelist, slurm_env_to_torch_env
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ crop_index`` (PySlowFast's order), so a DDP sampler may split views of one video
 
 Randomness: item ``index`` of epoch ``e`` draws from ``SeedSequence([seed, e, index])`` (a numpy Generator for the
 temporal sampler, a torch Generator for the transforms), so a clip depends neither on the worker that loads it
-nor on the number of workers. The epoch comes from the sampler of :func:`build_loader` (its items are
-``(epoch, index)`` pairs, so persistent workers see it too) or from :meth:`VideoClipDataset.set_epoch`.
+nor on the number of workers. The epoch comes from the sampler of :func:`common.data.loader.build_loader` (its
+items are ``(epoch, index)`` pairs, so persistent workers see it too) or from :meth:`VideoClipDataset.set_epoch`.
 
 Bad samples (:class:`BadSamplePolicy`): a video or frame folder that fails to open or decode raises a
 ``VideoDecodeError`` naming the file. In training such a sample is replaced by another random one (counted and
@@ -26,15 +26,13 @@ from typing import Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate, get_worker_info
+from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from common.data.annotations import VideoRecord
 from common.data.frame_folder import FrameFolderReader
 from common.data.video_reader import VideoDecodeError, VideoReader
-from common.distributed import ShardedSampler, seed_worker
 
-__all__ = ["BadSamplePolicy", "SampleLoadError", "TooManyBadSamplesError", "VideoClipDataset", "build_loader",
-           "collate_views", "worker_init_fn"]
+__all__ = ["BadSamplePolicy", "SampleLoadError", "TooManyBadSamplesError", "VideoClipDataset", "collate_views"]
 
 logger = logging.getLogger(__name__)
 Transform = Callable[[dict[str, Any], torch.Generator], dict[str, Any]]
@@ -248,43 +246,3 @@ def collate_views(items: list[dict[str, Any]]) -> dict[str, Any]:
     batch = default_collate(loaded) if loaded else {}
     batch["missing_views"] = missing
     return batch
-
-
-def worker_init_fn(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: one intra-op thread per worker (readers also decode with one thread, as
-    the workers are the parallelism) and numpy / ``random`` seeded from the worker's torch seed."""
-    torch.set_num_threads(1)
-    seed_worker(worker_id)
-
-
-class EpochTaggedSampler(ShardedSampler):
-    """``ShardedSampler`` that yields ``(epoch, index)``, so the dataset seeds each item from its epoch even in
-    persistent workers. Train: seeded shuffle, padded to equal shares per rank; test: an even split of the views
-    over ranks without duplicates."""
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
-        epoch = self.epoch
-        return ((epoch, index) for index in super().__iter__())
-
-
-def build_loader(dataset: VideoClipDataset, batch_size: int, *, train: bool, num_workers: int = 4, seed: int = 0,
-                 drop_last: bool | None = None, pin_memory: bool | None = None, persistent_workers: bool = False,
-                 prefetch_factor: int | None = None, timeout: float = 600.0, rank: int | None = None,
-                 world_size: int | None = None) -> DataLoader:
-    """A DataLoader for this process's share of ``dataset`` (DDP-aware through ``common.distributed``).
-
-    Call ``loader.sampler.set_epoch(epoch)`` (or ``common.engine.loader.set_loader_epoch``) every epoch: it
-    reshuffles (train) and re-seeds the per-item randomness. ``timeout`` (seconds, workers only) turns a stuck
-    worker into an error instead of a hang.
-    """
-    sampler = EpochTaggedSampler(len(dataset), shuffle=train, seed=seed, rank=rank, world_size=world_size,
-                                 drop_last=False)
-    return DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate_views,
-        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
-        drop_last=train if drop_last is None else drop_last, worker_init_fn=worker_init_fn,
-        persistent_workers=persistent_workers and num_workers > 0,
-        prefetch_factor=prefetch_factor if num_workers > 0 else None,
-        timeout=timeout if num_workers > 0 else 0.0,
-        generator=torch.Generator().manual_seed(seed),  # worker seeds; common.engine.loader reseeds it per epoch
-    )

@@ -12,7 +12,7 @@ Differences from PySlowFast's ``ShortCycleBatchSampler``, kept small on purpose:
   batch more than it yields), so the per-iteration lr position and the progress bar are right;
 * ``set_epoch(epoch, start_batch)`` skips the first batches of an epoch without loading them, for an exact
   mid-epoch resume (the wrapped sampler must accept ``set_epoch(epoch, start=samples)``, as
-  :class:`~common.distributed.ShardedSampler` does).
+  :class:`~common.data.loader.ShardedSampler` does).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 * :func:`validate`: one view per video (the val loader's), loss and accuracy summed on every rank and
   all-reduced, so the numbers are those of the whole set whatever the number of processes (the loader from
-  ``common.data.datasets.build_loader(train=False)`` gives every sample to exactly one rank, no padding duplicates).
+  ``common.data.loader.build_loader(train=False)`` gives every sample to exactly one rank, no padding duplicates).
 * :func:`multiview_test`: every rank scores its share of the test views into a
   ``common.data.multiview.MultiViewTestMeter`` (keyed by ``(video_index, view_index)``); the meters are gathered
   to rank 0.
@@ -100,7 +100,7 @@ def multiview_test(model: nn.Module, loader: torch.utils.data.DataLoader, meter:
                    show_progress: bool = True) -> "MultiViewTestMeter":
     """Score every test view into ``meter`` (a ``common.data.multiview.MultiViewTestMeter``).
 
-    Each rank scores its share of the views (``common.data.datasets.build_loader(..., train=False)``);
+    Each rank scores its share of the views (``common.data.loader.build_loader(..., train=False)``);
     the meters are then gathered to rank 0, which alone holds the complete result (call ``finalize`` / ``metrics``
     / ``save`` there). Scores enter the meter as float32 logits; the meter applies its softmax / sum / mean rule.
     Batches must carry ``video_index`` and ``view_index`` (the test dataset's items do); views the dataset

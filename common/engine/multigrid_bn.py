@@ -5,7 +5,7 @@ switches BN to *sub-batch* BN with ``int(factor)`` splits, below 1 to BN *synchr
 ``int(1 / factor)`` processes, and exactly 1 to plain BN (:func:`bn_rule`).
 
 * :class:`SubBatchNorm`: clip ``j`` of a batch goes to split ``j % splits`` (PySlowFast's strided split, which
-  composes with the rank-strided sharding of :class:`~common.distributed.ShardedSampler`: the splits of two
+  composes with the rank-strided sharding of :class:`~common.data.loader.ShardedSampler`: the splits of two
   processes are exactly the splits one process forms on the global batch). Each split has its own running
   statistics (``split_mean``, ``split_var``, not in the state dict); the plain ``running_mean`` / ``running_var``
   are their aggregate (mean of the means; mean of the variances plus the variance of the means), over every

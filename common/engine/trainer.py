@@ -38,7 +38,7 @@ from common.engine.batch import ClipPreprocessor, Preprocess, move_to_device
 from common.engine.checkpoint import CheckpointManager, capture_rng_state, restore_rng_state
 from common.engine.cli import config_to_dict, save_resolved_config
 from common.engine.evaluate import MetricSums, autocast_context, topk_correct, validate
-from common.engine.loader import batches_per_epoch, set_loader_epoch
+from common.data.loader import batches_per_epoch, set_loader_epoch
 from common.engine.logging import RunLogger
 from common.engine.param_groups import freeze_partial_bn
 from common.engine.schedules import LRSchedule
@@ -81,7 +81,7 @@ class Trainer:
         schedule: called every optimiser step with the fractional epoch.
         loss_fn: ``(logits, targets) -> scalar``; logits may be a dict (multi-head models). Training passes the
             targets ``preprocess`` returns (soft ones after mixup); validation passes the dataset's labels.
-        train_loader: ideally from ``common.data.datasets.build_loader`` (a ShardedSampler: cheap exact resume).
+        train_loader: ideally from ``common.data.loader.build_loader`` (a ShardedSampler: cheap exact resume).
         config: the parsed flags of :func:`common.engine.cli.add_engine_args`.
         val_loader: single-view validation set (optional).
         preprocess: ``(uint8 clip on device, labels, train) -> (model input, targets)``.

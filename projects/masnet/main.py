@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # `cd projects/masnet && python main.py`
 import torch
 import torch.nn.functional as F
 
-from common.data.datasets import build_loader
+from common.data.loader import build_loader
 from common.distributed import init_distributed, seed_everything
 from common.engine.checkpoint import load_finetune_weights, unwrap_state_dict
 from common.engine.cli import add_engine_args, parse_with_presets, per_process_batch_size

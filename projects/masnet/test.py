@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # `cd projects/masnet && python test.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from common.data.device_transforms import IMAGENET_MEAN, IMAGENET_STD
-from common.data.datasets import build_loader
+from common.data.loader import build_loader
 from common.data.multiview import MultiViewTestMeter
 from common.distributed import init_distributed, is_main_process
 from common.engine.batch import ClipPreprocessor

@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # `cd projects/motionformer && python main.py`
 import torch
 import torch.nn.functional as F
 
-from common.data.datasets import build_loader
+from common.data.loader import build_loader
 from common.data.device_transforms import HALF_MEAN, HALF_STD, MixupCutmix, soft_target_cross_entropy
 from common.distributed import init_distributed, seed_everything
 from common.engine.checkpoint import (load_checkpoint, load_finetune_weights, load_state_dict_verbose,

@@ -18,7 +18,7 @@ from typing import Sequence
 if __package__ in (None, ""):  # `cd projects/motionformer && python test.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from common.data.datasets import build_loader
+from common.data.loader import build_loader
 from common.data.device_transforms import HALF_MEAN, HALF_STD
 from common.data.multiview import MultiViewTestMeter
 from common.distributed import init_distributed, is_main_process

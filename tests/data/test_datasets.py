@@ -10,8 +10,9 @@ import torch
 
 from common.data.annotations import VideoRecord
 from common.data.datasets import (BadSamplePolicy, SampleLoadError, TooManyBadSamplesError, VideoClipDataset,
-                                  build_loader, collate_views)
+                                  collate_views)
 from common.data.frame_folder import FrameFolderReader
+from common.data.loader import build_loader
 from common.data.multiview import IncompleteTestError, MultiViewTestMeter
 from common.data.samplers import SlowFastClipSampler, TSNSegmentSampler
 from common.data.transforms import (Compose, RandomCrop, RandomHorizontalFlip, ShortSideResize, TestCrop,

@@ -6,8 +6,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from common.data.short_cycle import ShortCycleBatchSampler, ShortCycleDataset
-from common.distributed import ShardedSampler
-from common.engine.loader import batches_per_epoch, set_loader_epoch
+from common.data.loader import ShardedSampler
+from common.data.loader import batches_per_epoch, set_loader_epoch
 
 
 def test_batches_cycle_through_three_sizes_and_tag_items():

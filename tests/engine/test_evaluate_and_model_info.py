@@ -7,7 +7,7 @@ from torch import nn
 
 from common.data.multiview import MultiViewTestMeter
 from common.engine.evaluate import multiview_test, topk_correct, validate
-from common.distributed import ShardedSampler
+from common.data.loader import ShardedSampler
 from common.engine.model_info import count_flops, count_parameters, describe_model
 
 

@@ -22,7 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, when run as a script
 
 from common.data.multiview import MultiViewTestMeter  # noqa: E402
-from common.distributed import ShardedSampler, cleanup, init_distributed, seed_everything  # noqa: E402
+from common.data.loader import ShardedSampler  # noqa: E402
+from common.distributed import cleanup, init_distributed, seed_everything  # noqa: E402
 from common.engine.batch import ClipPreprocessor  # noqa: E402
 from common.engine.cli import add_engine_args, per_process_batch_size  # noqa: E402
 from common.engine.evaluate import multiview_test  # noqa: E402
@@ -67,7 +68,7 @@ class TinyNet(nn.Module):
 
 
 def make_loader(dataset: Dataset, batch_size: int, train: bool, seed: int = 0) -> DataLoader:
-    """A rank-sharded loader (in-process loading), as ``common.data.datasets.build_loader`` builds for videos."""
+    """A rank-sharded loader (in-process loading), as ``common.data.loader.build_loader`` builds for videos."""
     sampler = ShardedSampler(len(dataset), shuffle=train, seed=seed)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=train,
                       generator=torch.Generator().manual_seed(seed))
