@@ -1,81 +1,58 @@
 """Frame-exact random access to video files with PyAV.
 
-`VideoReader` opens a file once, indexes its video packets by demuxing (no decoding), and reads any set of frame
-indices by seeking to a keyframe and decoding forward. Frame ``i`` is the ``i``-th frame of a plain full decode of
-the file (display order), so ``reader.read(idx)`` equals ``full_decode[idx]`` exactly.
+`VideoReader` opens a file once, indexes it (`common.data.frame_index`: the presentation timestamps of the frames a
+full decode yields, and the keyframes) and reads any set of frame indices by seeking to a keyframe and decoding
+forward. Frame ``i`` is the ``i``-th frame of a plain full decode of the file (display order), so
+``reader.read(idx)`` equals ``full_decode[idx]`` exactly, and ``num_frames`` is the number of frames such a decode
+yields (the container header may disagree; its value stays in ``header_num_frames``).
 
-Seek rule (per gap, from the measured keyframe index). Wanted frames are visited in increasing order. For the next
-wanted frame ``w`` with preceding keyframe ``k``, the reader seeks to ``k`` only if the decoder has not yet passed
-``k`` and forward decoding would cost more frames than seeking does: ``w - pos > (w - k) + SEEK_COST_FRAMES``,
-``pos`` being the last decoded frame. On long GOPs (keyframe every 250 frames) that almost never holds, so a clip
-costs one seek and one forward pass; on short GOPs (16) sparse TSN frames each get their own seek. Frames are
-converted to RGB only when kept. Measured on this 2-core VM (340x256, 300 frames, one thread; noisy, read ratios):
-GOP 16: 8 TSN frames 33 ms vs 292 ms for a decode from the start, an 8x8 clip 25 vs 164 ms; GOP 250: the same as a
-decode from the start (one seek, then forward), as it must be.
+Seek rule (per gap, from the keyframe index). Wanted frames are visited in increasing order. For the next wanted
+frame ``w`` with preceding keyframe ``k``, the reader seeks to ``k`` only if the decoder has not yet passed ``k`` and
+forward decoding would cost more frames than seeking does: ``w - pos > (w - k) + SEEK_COST_FRAMES``, ``pos`` being
+the last decoded frame. On long GOPs (keyframe every 250 frames) that almost never holds, so a clip costs one seek
+and one forward pass; on short GOPs (16) sparse TSN frames each get their own seek. Frames are converted to RGB only
+when kept. Measured on this 2-core VM (340x256, 300 frames, one thread; noisy, read ratios): GOP 16: 8 TSN frames
+33 ms vs 292 ms for a decode from the start, an 8x8 clip 25 vs 164 ms; GOP 250: the same as a decode from the start
+(one seek, then forward), as it must be.
 
-The packet index gives the true frame count even when the container header is wrong or missing (``num_frames`` is
-the demuxed count; the header value stays in ``header_num_frames``). A truncated file whose header survived is read
-up to its last complete packet: the partial packet ends the index, and ``num_frames`` counts what can be decoded.
+Every seek is verified: frames before the keyframe's pts are skipped (an open GOP's leading pictures, or a demuxer
+that lands early); the first frame at or after it must be the keyframe's index position, and every later frame the
+next position. A demuxer that lands late or returns nothing (MPEG-TS) is retried from the previous keyframe, down
+to the first; a frame the index does not predict (a timestamp it lacks, a gap, a repeat) makes the file sequential
+for this process (reads decode from the start and count frames), with a warning. So a read returns the asked frame
+or raises, never another frame.
+
 Indices outside ``[0, num_frames)`` raise `IndexError` naming the file: clamping is the sampler's job, where each
-dialect has its own rule. Indexes are cached per process, keyed by path, size and modification time. Files without
-packet timestamps (raw elementary streams) fall back to sequential decoding from the start.
+dialect has its own rule. A truncated file is read up to its last complete packet.
 """
 from __future__ import annotations
 
+import logging
 import os
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import av
 import numpy as np
 
+from common.data import frame_index
+from common.data.frame_index import FrameIndex
+
 __all__ = ["VideoDecodeError", "VideoReader", "SEEK_COST_FRAMES"]
+
+log = logging.getLogger(__name__)
 
 # Cost of one seek (demuxer seek + decoder flush) in decoded frames: about 6 for 340x256 H.264 on this 2-core VM.
 SEEK_COST_FRAMES = 6
-_INDEX_CACHE_SIZE = 1024  # videos; about 8 bytes per frame each
 
 
 class VideoDecodeError(RuntimeError):
     """A video file cannot be opened or decoded; the message starts with the file path."""
 
 
-@dataclass(frozen=True)
-class _PacketIndex:
-    """Display-order timestamps of every video frame and where decoding may start."""
-
-    frame_pts: np.ndarray  # int64 [num_frames], sorted; empty when the stream has no usable timestamps
-    keyframe_positions: np.ndarray  # int64 [num_keyframes], display positions of keyframes, sorted
-    num_packets: int
-
-
-_index_cache: OrderedDict[tuple[str, int, int], _PacketIndex] = OrderedDict()
-
-
-def _build_index(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> _PacketIndex:
-    pts_list, key_pts = [], []
-    timestamps_ok = True
-    for packet in container.demux(stream):
-        if packet.is_corrupt:  # a truncated file ends in a partial packet; nothing after it is decodable
-            break
-        if packet.size == 0:  # the demuxer's end-of-stream flush packet
-            continue
-        if packet.pts is None:
-            timestamps_ok = False
-            pts_list.append(len(pts_list))
-            continue
-        pts_list.append(packet.pts)
-        if packet.is_keyframe:
-            key_pts.append(packet.pts)
-    frame_pts = np.asarray(pts_list, dtype=np.int64)
-    if not timestamps_ok or np.unique(frame_pts).size != frame_pts.size or not key_pts:
-        return _PacketIndex(np.empty(0, np.int64), np.empty(0, np.int64), len(pts_list))
-    frame_pts.sort()
-    key_positions = np.searchsorted(frame_pts, np.sort(np.asarray(key_pts, dtype=np.int64)))
-    return _PacketIndex(frame_pts, key_positions.astype(np.int64), len(pts_list))
+class _Unpredicted(Exception):
+    """Decoding after a seek produced a frame the index does not predict."""
 
 
 class VideoReader:
@@ -102,26 +79,18 @@ class VideoReader:
         if stat.st_size == 0:
             raise VideoDecodeError(f"{self.path}: empty file (0 bytes)")
         self._threads = threads
+        self._key = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
         try:
             self._open_container()
-            key = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
-            index = _index_cache.get(key)
-            if index is None:
-                index = _build_index(self._container, self._stream)
-                _index_cache[key] = index
-                if len(_index_cache) > _INDEX_CACHE_SIZE:
-                    _index_cache.popitem(last=False)
-            else:
-                _index_cache.move_to_end(key)
+            index = frame_index.cached_index(self._key, self._container, self._stream)
         except VideoDecodeError:
             self.close()
             raise
         except (av.FFmpegError, OSError, ValueError) as error:
             self.close()
             raise VideoDecodeError(f"{self.path}: cannot open as a video ({error})") from error
-        self._index = index
-        self._sequential = index.frame_pts.size == 0
-        if index.num_packets == 0:
+        self._index: FrameIndex = index
+        if index.num_frames == 0:
             self.close()
             raise VideoDecodeError(f"{self.path}: the video stream has no frames")
 
@@ -136,8 +105,8 @@ class VideoReader:
     # ----------------------------------------------------------------------------------------------- metadata
     @property
     def num_frames(self) -> int:
-        """Frames in the video, counted from the demuxed packets (the header may disagree, see module doc)."""
-        return self._index.num_packets
+        """Frames a full decode yields (the header may disagree, see module doc)."""
+        return self._index.num_frames
 
     @property
     def header_num_frames(self) -> int:
@@ -166,7 +135,7 @@ class VideoReader:
     @property
     def gop(self) -> int:
         """Median distance between keyframes in frames (``num_frames`` for a single keyframe)."""
-        keys = self._index.keyframe_positions
+        keys = np.unique(self._index.key_positions)
         if keys.size < 2:
             return self.num_frames
         return int(np.median(np.diff(keys)))
@@ -184,7 +153,7 @@ class VideoReader:
             return np.empty((0, self.height, self.width, 3), dtype=np.uint8)
         unique = np.unique(wanted)
         try:
-            decoded = self._decode_sequential(unique) if self._sequential else self._decode_seeking(unique)
+            decoded = self._decode(unique)
         except (av.FFmpegError, OSError, ValueError) as error:
             raise VideoDecodeError(f"{self.path}: decoding failed ({error})") from error
         missing = [int(i) for i in unique if int(i) not in decoded]
@@ -195,9 +164,17 @@ class VideoReader:
             raise VideoDecodeError(f"{self.path}: frame size changes inside the video ({sorted(shapes)})")
         return np.stack([decoded[int(i)] for i in wanted])  # [N, H, W, 3]
 
+    def _decode(self, unique: np.ndarray) -> dict[int, np.ndarray]:
+        if not self._index.sequential:
+            try:
+                return self._decode_seeking(unique)
+            except _Unpredicted as error:
+                log.warning("%s: %s; decoding this file from the start from now on", self.path, error)
+                self._index = frame_index.mark_sequential(self._key, self._index)
+        return self._decode_sequential(unique)
+
     def _decode_sequential(self, unique: np.ndarray) -> dict[int, np.ndarray]:
-        """Decode from the start, counting frames; for streams without usable timestamps (often unseekable too, so
-        the file is reopened instead of rewound)."""
+        """Decode from the start, counting frames (the file is reopened: such streams are often unseekable)."""
         self._container.close()
         self._open_container()
         wanted, last, decoded = set(unique.tolist()), int(unique[-1]), {}
@@ -209,10 +186,10 @@ class VideoReader:
         return decoded
 
     def _decode_seeking(self, unique: np.ndarray) -> dict[int, np.ndarray]:
-        keys = self._index.keyframe_positions
+        keys, crc = self._index.key_positions, self._index.crc
         decoded: dict[int, np.ndarray] = {}
         frames = None
-        position = -1  # display position of the last frame the decoder produced
+        position = -1  # index position of the last frame the decoder produced
         for target in unique.tolist():
             key_slot = max(int(np.searchsorted(keys, target, side="right")) - 1, 0)
             keyframe = int(keys[key_slot])
@@ -221,6 +198,9 @@ class VideoReader:
                 position = -1
             for position, frame in frames:
                 if position == target:
+                    if crc is not None and frame_index.frame_crc(frame) != crc[target]:
+                        raise _Unpredicted(f"frame {target} decodes to other pixels after a seek than in a full "
+                                           "decode (a damaged frame?)")
                     decoded[target] = frame.to_ndarray(format="rgb24")
                 if position >= target:
                     break
@@ -228,29 +208,38 @@ class VideoReader:
                 frames = None  # stream ended early; the missing frames are reported by read()
         return decoded
 
-    def _frames_from_keyframe(self, key_slot: int, target: int):
-        """Seek to keyframe ``key_slot`` and yield ``(position, frame)`` in display order.
+    def _frames_from_keyframe(self, key_slot: int, target: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Seek to keyframe ``key_slot`` and yield ``(position, frame)`` in display order, verified (module doc).
 
-        The seek target is the keyframe's presentation timestamp: the mp4 and Matroska demuxers index keyframes by
-        it (seeking to the decode timestamp lands one GOP early). If the demuxer lands after ``target`` (a container
-        whose index disagrees with its packets), retry from the previous keyframe, ending at the stream start.
-        """
+        If the demuxer lands after the keyframe or yields nothing at or after it, retry from the previous keyframe,
+        and finally from the start of the file (``target`` only names the read in error messages)."""
+        index = self._index
         for slot in range(key_slot, -2, -1):
             if slot >= 0:
-                keyframe_pts = self._index.frame_pts[self._index.keyframe_positions[slot]]
-                self._container.seek(int(keyframe_pts), stream=self._stream)
-            else:
+                self._container.seek(int(index.key_seek[slot]), stream=self._stream)
+            else:  # last resort: the start of the file, expecting the first keyframe
                 self._container.seek(0)
-            frames = self._positioned_frames()
-            first = next(frames, None)
-            if first is None:
-                return
-            if first[0] <= target or slot < 0:
-                yield first
-                yield from frames
-                return
+            key_pts, position = int(index.key_pts[max(slot, 0)]), int(index.key_positions[max(slot, 0)])
+            landed = False
+            for frame in self._decoded_frames():
+                pts = frame.pts
+                if pts is None:
+                    raise _Unpredicted(f"a frame without a timestamp after seeking for frame {target}")
+                if not landed and pts < key_pts:
+                    continue  # before the keyframe: leading pictures of an open GOP, or an early landing
+                if position >= index.num_frames or pts != index.frame_pts[position]:
+                    if not landed and pts > index.frame_pts[min(position, index.num_frames - 1)]:
+                        break  # landed late: try the previous keyframe
+                    raise _Unpredicted(f"after seeking for frame {target} the decoder produced pts {pts} where "
+                                       f"the index expects frame {position}")
+                landed = True
+                yield position, frame
+                position += 1
+            if landed:
+                return  # the stream ended; frames the index still lists are reported missing by read()
+        raise _Unpredicted(f"no seek lands at or before frame {target}")
 
-    def _decoded_frames(self):
+    def _decoded_frames(self) -> Iterator[av.VideoFrame]:
         """Decode from the current demuxer position; a corrupt (truncated) packet ends the stream cleanly."""
         for packet in self._container.demux(self._stream):
             if packet.is_corrupt:
@@ -259,15 +248,6 @@ class VideoReader:
         else:
             return
         yield from self._stream.decode(None)  # drain the frames the decoder still holds
-
-    def _positioned_frames(self):
-        frame_pts = self._index.frame_pts
-        for frame in self._decoded_frames():
-            if frame.pts is None:
-                continue
-            position = int(np.searchsorted(frame_pts, frame.pts))
-            if position < frame_pts.size and frame_pts[position] == frame.pts:
-                yield position, frame
 
     # ------------------------------------------------------------------------------------------- lifecycle
     def close(self) -> None:

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from common.data import video_reader
+from common.data import frame_index
 from common.data.synthetic import write_h264
 from common.data.video_reader import VideoDecodeError, VideoReader
 
@@ -214,7 +214,7 @@ def test_closed_reader_and_index_cache(videos):
     reader.close()
     with pytest.raises(VideoDecodeError, match="closed"):
         reader.read([0])
-    cached = len(video_reader._index_cache)
+    cached = len(frame_index._index_cache)
     with VideoReader(videos[16]) as again:
         assert again.num_frames == 70
-    assert len(video_reader._index_cache) == cached  # the second open reused the packet index
+    assert len(frame_index._index_cache) == cached  # the second open reused the packet index
