@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as torch_f
 
+from common.data.reprs import InitRepr
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "HALF_MEAN", "HALF_STD", "SLOWFAST_MEAN", "SLOWFAST_STD",
            "Normalize", "MixupCutmix", "RandomErasing", "soft_target_cross_entropy"]
 
@@ -23,7 +25,7 @@ HALF_MEAN, HALF_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)  # Motionformer: pixels i
 SLOWFAST_MEAN, SLOWFAST_STD = (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)  # PySlowFast, MGMA, Efficient SlowFast
 
 
-class Normalize:
+class Normalize(InitRepr):
     """``uint8 [B, 3, T, H, W] -> float (x / 255 - mean) / std`` on the batch's device."""
 
     def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
@@ -50,7 +52,7 @@ def _numpy_rng(generator: torch.Generator | None) -> np.random.Generator:
     return np.random.default_rng(int(torch.randint(0, 2 ** 62, (), generator=generator)))
 
 
-class MixupCutmix:
+class MixupCutmix(InitRepr):
     """timm ``Mixup`` in batch mode: each clip is mixed with the clip at the mirrored batch position.
 
     With probability ``prob`` a batch is mixed: cutmix with probability ``switch_prob`` when both alphas are set,
@@ -113,7 +115,7 @@ class MixupCutmix:
         return clips, self.soft_targets(labels, lam)
 
 
-class RandomErasing:
+class RandomErasing(InitRepr):
     """timm ``RandomErasing`` for clips: with probability ``probability`` one box per clip (area ``U(min_area,
     max_area)`` of a frame, aspect log-uniform in ``[min_aspect, 1 / min_aspect]``, 10 tries) is replaced in every
     frame by zeros (``const``), one normal value per channel (``rand``) or per-pixel normal noise (``pixel``)."""
@@ -124,6 +126,7 @@ class RandomErasing:
             raise ValueError(f"mode must be 'const', 'rand' or 'pixel', got {mode!r}")
         self.probability, self.mode = probability, mode
         self.min_area, self.max_area = min_area, max_area
+        self.min_aspect = min_aspect
         self.log_aspect = (math.log(min_aspect), math.log(1.0 / min_aspect))
 
     def box(self, height: int, width: int, rng: np.random.Generator) -> tuple[int, int, int, int] | None:

@@ -28,6 +28,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from common.data.reprs import InitRepr
+
 __all__ = ["TSNSegmentSampler", "SlowFastClipSampler", "SlowFastSegmentSampler", "MMActionSampleFrames"]
 
 TSM_DENSE_WINDOW = 64  # frames spanned by the TSM/I3D dense window
@@ -43,7 +45,7 @@ def _check_clip_index(clip_index: int, num_test_clips: int) -> None:
         raise IndexError(f"clip_index {clip_index} is outside [0, {num_test_clips})")
 
 
-class TSNSegmentSampler:
+class TSNSegmentSampler(InitRepr):
     """TSN segment sampling as the TSM repo's ``TSNDataSet`` does it (``dialect="tsm"``, also MAS-Net), or as the
     old MMAction ``RawFramesDataset`` does it (``dialect="mmaction_v0"``, ST-ABN).
 
@@ -72,8 +74,13 @@ class TSNSegmentSampler:
     - val with ``N <= T + L - 1``: every segment takes frame 0 (ST-ABN's reported protocol; its quirk Q5);
     - test: tsm computes the centres for any N, so short videos repeat frames spread over the video; mmaction_v0
       uses frame 0 for every segment when ``N <= L - 1``;
-    - MAS-Net dense test with ``tick < 1``: the first phase is ``floor(tick - 1) = -1`` (numpy >= 2 floors integer
-      ``linspace``), giving index -1; the reference loader then falls back to the first frame, so we clamp to 0;
+    - a snippet may start before frame 0 (test rule with ``N < L``: ``tick < 0``; MAS-Net uniform clips whose phase
+      is negative): the reference walks it frame by frame and its loader falls back to the first frame for every
+      frame number below 1, so such frames read frame 0 (N=2, T=1, L=5, test: ``[0, 0, 1, 1, 1]``);
+    - MAS-Net uniform clips cast ``linspace(0, tick - 1, D)`` to int. numpy < 2 truncates toward zero, numpy >= 2
+      floors: for ``tick < 1`` the phases differ (N=5, T=8, D=3: numpy 1 ``[0, 0, 0]``, numpy 2 ``[0, -1, -1]``).
+      ``linspace_rule="numpy1"`` (default) is what the released MAS-Net numbers were produced with (its README
+      asks for Python 3.6, which has no numpy 2); ``"numpy2"`` is what the reference code gives on today's stack;
     - dense window: ``start = 0`` when ``N <= 64``, and indices wrap modulo N.
 
     Inside a snippet the frame advances by ``new_step`` only while the next frame is reachable: up to the last
@@ -84,13 +91,16 @@ class TSNSegmentSampler:
     def __init__(self, num_segments: int, *, new_length: int = 1, new_step: int = 1,
                  test_rule: Literal["test", "val"] = "test", twice_sample: bool = False,
                  dense_sample: bool = False, dense_test_clips: int = 10, uniform_test_clips: int = 0,
-                 dialect: Literal["tsm", "mmaction_v0"] = "tsm") -> None:
+                 dialect: Literal["tsm", "mmaction_v0"] = "tsm",
+                 linspace_rule: Literal["numpy1", "numpy2"] = "numpy1") -> None:
         if num_segments < 1 or new_length < 1 or new_step < 1:
             raise ValueError("num_segments, new_length and new_step must be positive")
         if test_rule not in ("test", "val"):
             raise ValueError(f"test_rule must be 'test' or 'val', got {test_rule!r}")
         if dialect not in ("tsm", "mmaction_v0"):
             raise ValueError(f"dialect must be 'tsm' or 'mmaction_v0', got {dialect!r}")
+        if linspace_rule not in ("numpy1", "numpy2"):
+            raise ValueError(f"linspace_rule must be 'numpy1' or 'numpy2', got {linspace_rule!r}")
         if sum([twice_sample, dense_sample, uniform_test_clips > 0]) > 1:
             # MAS-Net's test.py accepts dense + twice but then reshapes a D-clip tensor as 2*D clips and crashes.
             raise ValueError("twice_sample, dense_sample and uniform_test_clips are mutually exclusive")
@@ -105,6 +115,7 @@ class TSNSegmentSampler:
         self.dense_test_clips = dense_test_clips
         self.uniform_test_clips = uniform_test_clips
         self.dialect = dialect
+        self.linspace_rule = linspace_rule
 
     @property
     def num_test_clips(self) -> int:
@@ -130,7 +141,7 @@ class TSNSegmentSampler:
         last_reachable = num_frames - 1 if self.dialect == "tsm" else num_frames - 2
         reachable = np.maximum((last_reachable - offsets) // self.new_step, 0) * self.new_step  # [T]
         frames = offsets[:, None] + np.minimum(steps[None, :], reachable[:, None])  # [T, L]
-        return frames.reshape(-1).astype(np.int64)  # [T*L]
+        return np.maximum(frames, 0).reshape(-1).astype(np.int64)  # [T*L]; before frame 0: frame 0
 
     def _dense_window(self, start: int, num_frames: int) -> np.ndarray:
         stride = TSM_DENSE_WINDOW // self.num_segments
@@ -176,42 +187,62 @@ class TSNSegmentSampler:
         if self.dialect == "mmaction_v0" and num_frames <= span - 1:
             return self._expand_snippets(np.zeros(segments, dtype=np.int64), num_frames)
         if self.uniform_test_clips:
-            phase = np.floor(np.linspace(0, tick - 1, num=self.uniform_test_clips))[clip_index]
+            phases = np.linspace(0, tick - 1, num=self.uniform_test_clips)
+            phase = (np.trunc if self.linspace_rule == "numpy1" else np.floor)(phases)[clip_index]
             offsets = np.array([int(k * tick + phase) for k in range(segments)], dtype=np.int64)
-            return self._expand_snippets(np.maximum(offsets, 0), num_frames)
+            return self._expand_snippets(offsets, num_frames)
         if clip_index == 1:  # twice_sample's second clip: the segment starts
             offsets = np.array([int(tick * k) for k in range(segments)], dtype=np.int64)
             return self._expand_snippets(offsets, num_frames)
         return self._expand_snippets(self._segment_centres(tick), num_frames)
 
 
-class SlowFastClipSampler:
+class SlowFastClipSampler(InitRepr):
     """PySlowFast's clip sampling: ``num_frames`` frames spread over ``num_frames * sampling_rate`` frames at
     ``target_fps``.
 
     The clip spans ``clip_size = max(1, sampling_rate * num_frames / target_fps * fps)`` source frames (``fps`` is
-    the video's; with ``fps=None`` or ``target_fps=None`` no resampling happens), ``delta = max(N - clip_size, 0)``.
-    Train: ``start ~ U(0, delta)`` (continuous). Test clip i of K: ``start = delta * i / K`` (note ``/K``: the last
-    clip does not reach the end), or with ``use_offset`` (``DATA.USE_OFFSET_SAMPLING``) ``i * floor(delta/(K-1))``
-    and the centre ``floor(delta/2)`` for K = 1. Indices are ``torch.linspace(start, start + clip_size - 1,
-    num_frames)`` (float32, as PySlowFast), clamped to ``[0, N-1]`` and truncated to integers.
+    the video's), ``delta = max(N - clip_size, 0)``. Train: ``start ~ U(0, delta)`` (continuous). Test clip i of K:
+    ``start = delta * i / K`` (note ``/K``: the last clip does not reach the end), or with ``use_offset``
+    (``DATA.USE_OFFSET_SAMPLING``) ``i * floor(delta/(K-1))`` and the centre ``floor(delta/2)`` for K = 1. Indices
+    are ``torch.linspace(start, start + clip_size - 1, num_frames)`` (float32, as PySlowFast), clamped to
+    ``[0, N-1]`` and truncated to integers.
+
+    The video's fps comes from the caller (the reader's stream rate); when the caller has none (frame folders),
+    ``source_fps`` stands in (a flag, or the folder's metadata). With ``target_fps`` set and no fps from either,
+    the sampler refuses: sampling without resampling would silently change the clip span. ``target_fps=None``
+    samples ``sampling_rate * num_frames`` frames whatever the fps.
 
     Short videos (``N < clip_size``): ``delta = 0``, every view starts at frame 0 and the indices past the end are
     clamped to the last frame, which is repeated.
 
-    This reproduces the decode-everything path of PySlowFast. Its selective-decoding path decodes only about the
-    chosen window and re-indexes it from 0, which picks the same frames up to PTS rounding.
+    Two rules for where a clip starts:
+
+    - default, frame-exact: the indices above, on the frames of a full decode (PySlowFast's decode-everything
+      path, taken when the stream has no duration, e.g. most Matroska/WebM files);
+    - ``timestamp_trim=True``, PySlowFast's selective decoding (mp4 and every stream with a duration): it converts
+      ``start`` and ``start + clip_size - 1`` to timestamps, keeps the frames between them plus one, re-indexes
+      them from 0 and samples ``linspace(0, clip_size - 1)`` clamped to that window. On a constant frame rate that
+      starts at frame ``ceil(start)`` instead of ``start + 0``: most views are one frame later (``start`` 23.6,
+      8x8: ``[23, 32, ..., 86]`` vs ``[24, 33, ..., 87]``). Use it to reproduce released numbers of mp4 datasets.
+      Exact when frame ``j`` has timestamp ``j * d`` and the stream duration is ``N * d`` (what encoders write); a
+      view whose ``start`` lies less than ``1/d`` of a frame past an integer starts one frame earlier there.
     """
 
     def __init__(self, num_frames: int, sampling_rate: int, *, num_test_clips: int = 10,
-                 target_fps: float | None = 30.0, use_offset: bool = False) -> None:
+                 target_fps: float | None = 30.0, use_offset: bool = False, source_fps: float | None = None,
+                 timestamp_trim: bool = False) -> None:
         if num_frames < 1 or sampling_rate < 1 or num_test_clips < 1:
             raise ValueError("num_frames, sampling_rate and num_test_clips must be positive")
+        if source_fps is not None and source_fps <= 0:
+            raise ValueError(f"source_fps must be positive, got {source_fps}")
         self.num_frames = num_frames
         self.sampling_rate = sampling_rate
         self._num_test_clips = num_test_clips
         self.target_fps = target_fps
         self.use_offset = use_offset
+        self.source_fps = source_fps
+        self.timestamp_trim = timestamp_trim
 
     @property
     def num_test_clips(self) -> int:
@@ -222,15 +253,25 @@ class SlowFastClipSampler:
         return self.num_frames
 
     def clip_size(self, fps: float | None) -> float:
-        """Source frames one clip spans for a video at ``fps``."""
-        if fps is None or self.target_fps is None:
+        """Source frames one clip spans for a video at ``fps`` (``source_fps`` when None)."""
+        if self.target_fps is None:
             return max(1.0, float(self.sampling_rate * self.num_frames))
+        fps = fps if fps is not None else self.source_fps
+        if fps is None:
+            raise ValueError(f"{self!r}: the video's fps is unknown (frame folders carry none), so the clip span "
+                             f"at target_fps={self.target_fps} cannot be computed; give source_fps (a flag or the "
+                             "folder's metadata), or target_fps=None to sample without resampling")
         # PySlowFast's operation order, so the float (and hence the truncated indices) is bit-identical.
         return max(1.0, self.sampling_rate * self.num_frames / self.target_fps * fps)
 
     def _indices(self, start: float, clip_size: float, num_frames: int) -> np.ndarray:
-        index = torch.linspace(start, start + clip_size - 1, self.num_frames)  # float32, as PySlowFast
-        return torch.clamp(index, 0, num_frames - 1).long().numpy()
+        if not self.timestamp_trim:
+            index = torch.linspace(start, start + clip_size - 1, self.num_frames)  # float32, as PySlowFast
+            return torch.clamp(index, 0, num_frames - 1).long().numpy()
+        first = min(math.ceil(start), num_frames - 1)  # the first frame whose timestamp is >= start's
+        last = min(math.floor(start + clip_size - 1) + 1, num_frames - 1)  # the window's last frame, plus one
+        index = torch.linspace(0, clip_size - 1, self.num_frames)  # float32, over the re-indexed window
+        return (torch.clamp(index, 0, last - first).long() + first).numpy()
 
     def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
         _check_num_frames(num_frames)
@@ -253,7 +294,7 @@ class SlowFastClipSampler:
         return self._indices(start, clip_size, num_frames)
 
 
-class SlowFastSegmentSampler:
+class SlowFastSegmentSampler(InitRepr):
     """PySlowFast's Something-Something sampling (``ssv2.py``, ``get_seq_frames``), used by Motionformer on SSv2.
 
     ``seg = (N - 1) / num_frames``; segment i spans ``[round(seg * i), round(seg * (i + 1))]`` (numpy's
@@ -290,7 +331,7 @@ class SlowFastSegmentSampler:
         return (starts + ends) // 2
 
 
-class MMActionSampleFrames:
+class MMActionSampleFrames(InitRepr):
     """MMAction2 (0.x) ``SampleFrames``: ``num_clips`` clips of ``clip_len`` frames, ``frame_interval`` apart.
 
     Train (``_get_train_clips``, ``keep_tail_frames=False``): with ``span = clip_len * frame_interval`` and

@@ -25,6 +25,7 @@ from common.data.device_transforms import (IMAGENET_MEAN, IMAGENET_STD, HALF_MEA
                                            SLOWFAST_STD, MixupCutmix, Normalize, RandomErasing,
                                            soft_target_cross_entropy)
 from common.data.randaugment import RandAugment
+from common.data.reprs import InitRepr
 
 __all__ = [
     "Compose", "ShortSideResize", "ShortSideScaleJitter", "RandomCrop", "RandomResizedCrop", "MultiScaleCrop",
@@ -84,7 +85,7 @@ def resize_short_side(clip: torch.Tensor, size: int, antialias: bool) -> torch.T
     return F.resize(clip, [new_height, new_width], antialias=antialias)
 
 
-class ShortSideResize:
+class ShortSideResize(InitRepr):
     """Deterministic short-side resize (validation / test)."""
 
     def __init__(self, size: int, antialias: bool = False) -> None:
@@ -94,7 +95,7 @@ class ShortSideResize:
         return _with_clip(sample, resize_short_side(_check_clip(sample), self.size, self.antialias))
 
 
-class ShortSideScaleJitter:
+class ShortSideScaleJitter(InitRepr):
     """PySlowFast ``random_short_side_scale_jitter``: short side ``round(U(min, max))``, or with ``inverse_uniform``
     (``DATA.INV_UNIFORM_SAMPLE``) ``round(1 / U(1/max, 1/min))``."""
 
@@ -112,7 +113,7 @@ class ShortSideScaleJitter:
         return _with_clip(sample, resize_short_side(_check_clip(sample), size, self.antialias))
 
 
-class RandomCrop:
+class RandomCrop(InitRepr):
     """PySlowFast ``random_crop``: a ``size x size`` crop at ``randint(0, H - size)`` (exclusive upper bound, so the
     bottom/right-most position is never drawn), the same for all frames."""
 
@@ -129,7 +130,7 @@ class RandomCrop:
         return _with_clip(sample, clip[..., top:top + self.size, left:left + self.size])
 
 
-class RandomResizedCrop:
+class RandomResizedCrop(InitRepr):
     """Inception-style crop (PySlowFast ``random_resized_crop``): area ``U(scale)``, aspect log-uniform in ``ratio``,
     10 tries, then the centre crop clipped to ``ratio``; resized bilinearly to ``size x size``."""
 
@@ -176,7 +177,7 @@ def fixed_crop_offsets(image_w: int, image_h: int, crop_w: int, crop_h: int,
     return offsets
 
 
-class MultiScaleCrop:
+class MultiScaleCrop(InitRepr):
     """TSM ``GroupMultiScaleCrop``: crop sides ``int(min(H, W) * s)`` for s in ``scales`` (snapped to ``size`` when
     within 3 px), a (w, h) pair whose scale indices differ by at most ``max_distort``, one of the 13 fixed offsets,
     then a bilinear resize to ``size x size`` (aspect not preserved). Applied to raw frames, no pre-resize."""
@@ -234,7 +235,7 @@ def direction_classes(class_names: Sequence[str]) -> list[str]:
     return [name for name in class_names if set(name_words(name)) & set(_MIRROR_WORDS)]
 
 
-class RandomHorizontalFlip:
+class RandomHorizontalFlip(InitRepr):
     """Flip the whole clip with probability ``p``; with ``label_swap_map`` a flipped clip's label is mirrored too
     (MAS-Net's label-aware flip on Something-Something; TSM and PySlowFast configs disable flipping there)."""
 
@@ -323,7 +324,7 @@ def multi_crop_boxes(height: int, width: int, size: int, num_crops: int,
     return [(y, x, flip) for y, x in corners for flip in (False, True)]
 
 
-class TestCrop:
+class TestCrop(InitRepr):
     """One of the ``num_crops`` test crops (``crop_index``), see :func:`multi_crop_boxes` for each geometry."""
 
     __test__ = False  # not a pytest class
@@ -343,7 +344,7 @@ class TestCrop:
         return _with_clip(sample, F.horizontal_flip(cropped) if flip else cropped)
 
 
-class ColorJitter:
+class ColorJitter(InitRepr):
     """Clip-consistent colour jitter: with probability ``p``, brightness, contrast and saturation factors
     ``1 + U(-x, x)`` applied in a random order, then a hue shift ``U(-hue, hue)``, the same for every frame.
     torchvision semantics on uint8 RGB: brightness blends with black, contrast with each frame's mean grey level,

@@ -61,9 +61,34 @@ def test_masnet_uniform_test_clips() -> None:
     # N=37: phases floor(linspace(0, 3.625, 10)) = [0,0,0,1,1,2,2,2,3,3]; clip 3 uses int(4.625k + 1).
     np.testing.assert_array_equal(sampler.test_indices(37, 3), [1, 5, 10, 14, 19, 24, 28, 33])
     np.testing.assert_array_equal(sampler.test_indices(37, 0), [0, 4, 9, 13, 18, 23, 27, 32])
-    # N=5 < T: tick=0.625, phase floor(-0.1875) = -1 -> int(0.625k - 1) = -1,0,0,0,1,2,2,3; -1 falls back to 0.
+    # N=5 < T, D=3: tick=0.625, linspace(0, -0.375, 3) = [0, -0.1875, -0.375].
+    # numpy 1 (int cast truncates): phases [0, 0, 0] -> clip 1 = int(0.625k) = 0,0,1,1,2,3,3,4.
     short = TSNSegmentSampler(8, uniform_test_clips=3)
-    np.testing.assert_array_equal(short.test_indices(5, 1), [0, 0, 0, 0, 1, 2, 2, 3])
+    assert short.linspace_rule == "numpy1"
+    np.testing.assert_array_equal(short.test_indices(5, 1), [0, 0, 1, 1, 2, 3, 3, 4])
+    np.testing.assert_array_equal(short.test_indices(5, 2), [0, 0, 1, 1, 2, 3, 3, 4])
+    # numpy 2 (floors): phases [0, -1, -1] -> int(0.625k - 1) = -1,0,0,0,1,2,2,3; -1 falls back to frame 0.
+    floor = TSNSegmentSampler(8, uniform_test_clips=3, linspace_rule="numpy2")
+    np.testing.assert_array_equal(floor.test_indices(5, 1), [0, 0, 0, 0, 1, 2, 2, 3])
+    np.testing.assert_array_equal(floor.test_indices(5, 0), [0, 0, 1, 1, 2, 3, 3, 4])
+    with pytest.raises(ValueError, match="linspace_rule"):
+        TSNSegmentSampler(8, uniform_test_clips=3, linspace_rule="numpy3")
+
+
+def test_snippets_starting_before_frame_zero_read_frame_zero() -> None:
+    # N=2, T=1, L=5: tick = (2-5+1)/1 = -2. Test centre int(-1 + 0) = -1 (1-based 0): the loader falls back to
+    # frame 1 for p=0, then p advances while p < 2: p = 0,1,2,2,2 -> frames 1,1,2,2,2 (1-based).
+    for sampler in (TSNSegmentSampler(1, new_length=5), TSNSegmentSampler(1, new_length=5, twice_sample=True)):
+        np.testing.assert_array_equal(sampler.test_indices(2, 0), one_based([1, 1, 2, 2, 2]))
+    # twice's second clip: starts int(-2 * 0) = 0 -> p = 1,2,2,2,2.
+    twice = TSNSegmentSampler(1, new_length=5, twice_sample=True)
+    np.testing.assert_array_equal(twice.test_indices(2, 1), one_based([1, 2, 2, 2, 2]))
+    # Uniform clips N=2, T=1, L=3, D=2: tick 0, phases linspace(0, -1, 2) = [0, -1] in both numpy rules.
+    # Clip 0: p = 1,2,2; clip 1: p = 0 (falls back to 1),1,2.
+    for rule in ("numpy1", "numpy2"):
+        uniform = TSNSegmentSampler(1, new_length=3, uniform_test_clips=2, linspace_rule=rule)
+        clips = [uniform.test_indices(2, j) for j in range(2)]
+        np.testing.assert_array_equal(np.concatenate(clips), one_based([1, 2, 2, 1, 1, 2]))
 
 
 def test_tsn_train_offsets_stay_in_their_segment_and_short_video_is_still() -> None:
@@ -123,6 +148,40 @@ def test_slowfast_short_video_clamps_to_last_frame_and_offset_sampling() -> None
     np.testing.assert_array_equal(offset.test_indices(100, 2), [68, 72, 76, 81, 85, 90, 94, 99])
 
 
+def test_slowfast_fps_from_caller_or_source_fps_else_refuse() -> None:
+    sampler = SlowFastClipSampler(8, 8, num_test_clips=3, target_fps=30)
+    with pytest.raises(ValueError, match="fps is unknown") as error:
+        sampler.test_indices(150, 0)
+    assert "SlowFastClipSampler(num_frames=8" in str(error.value)
+    with pytest.raises(ValueError, match="fps is unknown"):
+        sampler.train_indices(150, np.random.default_rng(0))
+    # A folder known to be 25 fps: the same clips as the 25 fps video above (span 53.33).
+    folder = SlowFastClipSampler(8, 8, num_test_clips=3, target_fps=30, source_fps=25)
+    np.testing.assert_array_equal(folder.test_indices(150, 0), [0, 7, 14, 22, 29, 37, 44, 52])
+    # The caller's fps wins over source_fps: at 30 fps the span is 64, delta 86, clip 0 = linspace(0, 63, 8).
+    np.testing.assert_array_equal(folder.test_indices(150, 0, fps=30), [0, 9, 18, 27, 36, 45, 54, 63])
+    # target_fps=None never needs an fps.
+    np.testing.assert_array_equal(SlowFastClipSampler(8, 8, target_fps=None).test_indices(150, 0),
+                                  [0, 9, 18, 27, 36, 45, 54, 63])
+
+
+def test_slowfast_timestamp_trim_starts_at_the_next_whole_frame() -> None:
+    # 8x8 at 30 fps, N=300, 10 views: span 64, delta 236, view 1 starts at 23.6.
+    exact = SlowFastClipSampler(8, 8, num_test_clips=10, target_fps=30)
+    trim = SlowFastClipSampler(8, 8, num_test_clips=10, target_fps=30, timestamp_trim=True)
+    # frame-exact: int(23.6 + linspace(0, 63, 8)) = 23, 32, ..., 86.
+    np.testing.assert_array_equal(exact.test_indices(300, 1, fps=30), 23 + 9 * np.arange(8))
+    # trim: the window starts at ceil(23.6) = 24 and holds frames 24..86 plus one (87): 24 + linspace(0, 63, 8).
+    np.testing.assert_array_equal(trim.test_indices(300, 1, fps=30), 24 + 9 * np.arange(8))
+    # An integer start (view 0, and view 5: 118.0) is the same in both rules.
+    np.testing.assert_array_equal(trim.test_indices(300, 5, fps=30), exact.test_indices(300, 5, fps=30))
+    # Short video N=40 < 64: window 0..39 (63 + 1 clamped to the last frame); indices clamp at 39 in both rules.
+    np.testing.assert_array_equal(trim.test_indices(40, 3, fps=30), [0, 9, 18, 27, 36, 39, 39, 39])
+    # 25 fps video: span 53.33, delta 246.67, view 1 starts at 24.667: window 25..(24.667 + 52.33 = 77) + 1 = 78,
+    # linspace(0, 52.33, 8) = 0, 7.48, 14.95, 22.43, 29.9, 37.38, 44.86, 52.33 -> 25 + [0, 7, 14, 22, 29, 37, 44, 52].
+    np.testing.assert_array_equal(trim.test_indices(300, 1, fps=25), 25 + np.array([0, 7, 14, 22, 29, 37, 44, 52]))
+
+
 def test_slowfast_train_start_is_uniform_over_delta() -> None:
     sampler = SlowFastClipSampler(4, 2, target_fps=None)
     rng = np.random.default_rng(0)
@@ -171,3 +230,14 @@ def test_mmaction_train_branches() -> None:
     # N=16: avg = 1 // 3 = 0 and N <= max(3, 16): starts around(k / 3) = 0, 0, 1.
     np.testing.assert_array_equal(sampler.train_indices(16, rng).reshape(3, 8)[:, 0], [0, 0, 1])
     np.testing.assert_array_equal(sampler.train_indices(10, rng).reshape(3, 8)[:, 0], [0, 0, 0])  # avg < 0
+
+
+def test_reprs_show_the_construction_arguments() -> None:
+    from common.data.transforms import Compose, RandomCrop, ShortSideResize
+
+    assert repr(TSNSegmentSampler(8, twice_sample=True)) == "TSNSegmentSampler(num_segments=8, twice_sample=True)"
+    assert (repr(SlowFastClipSampler(8, 4, target_fps=None))
+            == "SlowFastClipSampler(num_frames=8, sampling_rate=4, target_fps=None)")
+    assert repr(SlowFastSegmentSampler(16)) == "SlowFastSegmentSampler(num_frames=16)"
+    assert repr(MMActionSampleFrames(32, 2, 3)) == "MMActionSampleFrames(clip_len=32, frame_interval=2, num_clips=3)"
+    assert repr(Compose([ShortSideResize(256), RandomCrop(224)])) == "Compose([ShortSideResize(size=256), RandomCrop(size=224)])"
