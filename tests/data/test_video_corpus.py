@@ -8,7 +8,6 @@ with ``num_frames`` equal to the number of frames the decode yields.
 from __future__ import annotations
 
 import logging
-import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,13 +18,7 @@ from common.data import frame_index
 from common.data import video_corpus as corpus
 from common.data.video_reader import VideoReader
 
-
-@pytest.fixture(autouse=True)
-def no_hang():
-    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("timed out: the reader hung"))
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
+pytestmark = pytest.mark.usefixtures("no_hang")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """`VideoReader` against a plain full decode, its seek rule, and every bad file it must reject by name."""
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import av
@@ -12,14 +11,7 @@ from common.data import frame_index
 from common.data.synthetic import write_h264
 from common.data.video_reader import VideoDecodeError, VideoReader
 
-
-@pytest.fixture(autouse=True)
-def no_hang():
-    """A reader that hangs on a bad file fails the test instead of the suite."""
-    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("timed out: the reader hung"))
-    signal.alarm(30)
-    yield
-    signal.alarm(0)
+pytestmark = pytest.mark.usefixtures("no_hang")
 
 
 def moving_clip(num_frames: int, height: int = 32, width: int = 48, seed: int = 0) -> np.ndarray:
