@@ -1,4 +1,5 @@
-"""Short-cycle multigrid in the loader: a batch sampler that cycles through three crop sizes, one per batch.
+"""Multigrid in the loader: the short cycle's batch sampler (three crop sizes, one per batch) and the long
+cycle's random sampling rate (:class:`RandomRateSampler`).
 
 Iteration ``i`` of an epoch uses short shape ``i % 3``: crops ``0.5`` and ``1/sqrt2`` of the *default* crop with
 batches ``round((phase crop / short crop)**2)`` times bigger, then the phase's own crop and batch (see
@@ -16,7 +17,9 @@ Differences from PySlowFast's ``ShortCycleBatchSampler``, kept small on purpose:
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
 
 from torch.utils.data import Dataset, Sampler
 
@@ -96,3 +99,29 @@ class ShortCycleDataset(Dataset):
         for dataset in self.datasets:
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
+
+
+class RandomRateSampler:
+    """Frame sampler of a long-cycle phase with fewer frames than the default: every training clip draws its
+    sampling rate uniformly in ``[low, high]`` (PySlowFast's ``get_random_sampling_rate``), so some clips cover
+    the default time span; test indices use ``low``.
+
+    Args:
+        make_sampler: ``rate -> frame sampler`` (e.g. ``lambda r: SlowFastClipSampler(4, r)``).
+        low, high: the phase's rate range (:class:`~common.engine.multigrid.ClipShape` ``sampling_rate``,
+            ``max_sampling_rate``).
+    """
+
+    def __init__(self, make_sampler: Callable[[int], Any], low: int, high: int) -> None:
+        if not 1 <= low <= high:
+            raise ValueError(f"need 1 <= low <= high, got {low}, {high}")
+        self.low, self.high = low, high
+        self.samplers = {rate: make_sampler(rate) for rate in range(low, high + 1)}
+        self.num_test_clips = self.samplers[low].num_test_clips
+
+    def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
+        rate = int(rng.integers(self.low, self.high + 1))
+        return self.samplers[rate].train_indices(num_frames, rng, fps=fps)
+
+    def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
+        return self.samplers[self.low].test_indices(num_frames, clip_index, fps=fps)

@@ -234,6 +234,12 @@ def short_cycle_batch_factors(shape: ClipShape) -> tuple[int, int, int]:
     return factors[0], factors[1], 1
 
 
+def scaled_jitter(min_scale: int, max_scale: int, crop: int, default_crop: int) -> tuple[int, int]:
+    """PySlowFast's training scale jitter for a multigrid crop: the lower short-side bound shrinks with the crop
+    (``round(min_scale * crop / default_crop)``), the upper one stays (a wider view, i.e. a larger sampling grid)."""
+    return int(round(min_scale * crop / default_crop)), max_scale
+
+
 def add_multigrid_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``--multigrid-long``, ``--multigrid-short`` and their parameters (preset keys: ``multigrid_long``, ...)."""
     group = parser.add_argument_group("multigrid")

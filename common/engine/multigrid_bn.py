@@ -7,7 +7,7 @@ switches BN to *sub-batch* BN with ``int(factor)`` splits, below 1 to BN *synchr
 * :class:`SubBatchNorm`: clip ``j`` of a batch goes to split ``j % splits`` (PySlowFast's strided split, which
   composes with the rank-strided sharding of :class:`~common.data.loader.ShardedSampler`: the splits of two
   processes are exactly the splits one process forms on the global batch). Each split has its own running
-  statistics (``split_mean``, ``split_var``, not in the state dict); the plain ``running_mean`` / ``running_var``
+  statistics (``split_mean``, ``split_var``: attributes, neither in the state dict nor broadcast by DDP); the plain ``running_mean`` / ``running_var``
   are their aggregate (mean of the means; mean of the variances plus the variance of the means), over every
   process's splits, refreshed when the module leaves training mode and before a ``state_dict`` in training mode
   (collectives under DDP: the trainer calls both on every rank, and turns the modules back into plain BN at the
@@ -62,14 +62,22 @@ class SubBatchNorm(_BatchNorm):
         self.context = context or _Context()
         _share_tensors(plain, self)
         self.training = plain.training
+        # Plain attributes, not buffers: DDP would broadcast rank 0's split statistics over every other rank's.
         stats = self.running_mean is not None
-        self.register_buffer("split_mean", self.running_mean.repeat(splits) if stats else None, persistent=False)
-        self.register_buffer("split_var", self.running_var.repeat(splits) if stats else None, persistent=False)
-        self.register_buffer("split_batches", self.num_batches_tracked.clone() if stats else None, persistent=False)
+        self.split_mean = self.running_mean.repeat(splits) if stats else None
+        self.split_var = self.running_var.repeat(splits) if stats else None
+        self.split_batches = self.num_batches_tracked.clone() if stats else None
 
     def _check_input_dim(self, input: torch.Tensor) -> None:
         if input.dim() < 2:
             raise ValueError(f"expected at least 2-D input, got {input.dim()}-D")
+
+    def _apply(self, fn: Callable, recurse: bool = True) -> "SubBatchNorm":
+        super()._apply(fn, recurse)  # .to() / .cuda() also move the split statistics
+        if self.split_mean is not None:
+            self.split_mean, self.split_var, self.split_batches = (
+                fn(self.split_mean), fn(self.split_var), fn(self.split_batches))
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
@@ -226,7 +234,9 @@ def _to_plain(module: _BatchNorm) -> _BatchNorm:
 def set_batchnorm_mode(model: nn.Module, mode: str, size: int = 1,
                        include: Callable[[str, nn.Module], bool] | None = None) -> int:
     """Switch every BN module of ``model`` (those ``include(name, module)`` accepts) to ``mode``: ``"plain"``,
-    ``"sub"`` (``size`` splits) or ``"sync"`` (groups of ``size`` processes). Returns the number switched."""
+    ``"sub"`` (``size`` splits; 1 under DDP keeps every process's statistics in the plain ones, where plain BN
+    would keep rank 0's) or ``"sync"`` (groups of ``size`` processes; plain BN on one process). Returns the number
+    switched."""
     if mode not in ("plain", "sub", "sync"):
         raise ValueError(f"unknown BN mode {mode!r}")
     context = _model_context(model)
@@ -239,7 +249,7 @@ def set_batchnorm_mode(model: nn.Module, mode: str, size: int = 1,
             if include is not None and not include(name, child):
                 continue
             plain = _to_plain(child) if isinstance(child, (SubBatchNorm, GroupSyncBatchNorm)) else child
-            if mode == "sub" and size > 1:
+            if mode == "sub":  # one split still aggregates the statistics over every process
                 replacement: _BatchNorm = SubBatchNorm(plain, size, context)
             elif mode == "sync" and process_group(size) is not None:
                 replacement = GroupSyncBatchNorm(plain, size)

@@ -89,6 +89,8 @@ class Trainer:
         dist_info: from :func:`common.distributed.init_distributed`; default: one CPU/CUDA process.
         logger: a :class:`RunLogger`; default: one for ``config.output_dir``.
         partial_bn: TSN partial BN (all BatchNorm2d but the first frozen after every ``train()``).
+        multigrid: a :class:`common.engine.multigrid_loop.MultigridTraining`: it supplies each epoch's training
+            loader (``train_loader`` is then unused), switches BN per phase, and its state goes into checkpoints.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: LRSchedule,
@@ -96,7 +98,8 @@ class Trainer:
                  config: argparse.Namespace, val_loader: torch.utils.data.DataLoader | None = None,
                  preprocess: Preprocess | None = None,
                  accuracy_fn: Callable[[Any, Any], dict[str, torch.Tensor]] = topk_correct,
-                 dist_info: DistInfo | None = None, logger: RunLogger | None = None, partial_bn: bool = False) -> None:
+                 dist_info: DistInfo | None = None, logger: RunLogger | None = None, partial_bn: bool = False,
+                 multigrid: Any = None) -> None:
         device = torch.device("cuda" if torch.cuda.is_available() and config.device != "cpu" else "cpu")
         self.info = dist_info or DistInfo(0, 1, 0, device, None)
         self.device = self.info.device
@@ -106,6 +109,7 @@ class Trainer:
         self.preprocess = preprocess or ClipPreprocessor(IMAGENET_MEAN, IMAGENET_STD)
         self.accuracy_fn = accuracy_fn
         self.partial_bn = partial_bn
+        self.multigrid = multigrid
         self.output_dir = Path(config.output_dir)
         self.logger = logger or RunLogger(self.output_dir, is_main=self.info.is_main)
         self.checkpoints = CheckpointManager(self.output_dir / "checkpoints", config.save_every,
@@ -154,6 +158,7 @@ class Trainer:
             "rng_per_rank": all_gather_object(capture_rng_state()),
             "logger": self.logger.state_dict(),
             "config": config_to_dict(self.config),
+            **({"multigrid": self.multigrid.state_dict(self.model)} if self.multigrid is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -165,6 +170,8 @@ class Trainer:
         self.best_metric = state["best_metric"]
         self.last_validation = dict(state["last_validation"])
         self.logger.load_state_dict(state["logger"])
+        if self.multigrid is not None and "multigrid" in state:
+            self.multigrid.load_state_dict(state["multigrid"])
         rng_states = state["rng_per_rank"]
         if len(rng_states) != self.info.world_size:
             self.logger.info(f"checkpoint was written by {len(rng_states)} processes, now {self.info.world_size}: "
@@ -207,6 +214,8 @@ class Trainer:
                               disable=not self.info.is_main or config.no_progress)
         with self.signals.installed():
             while self.epoch < config.epochs:
+                if self.multigrid is not None:
+                    self.train_loader = self.multigrid.loader_for_epoch(self.model, self.epoch, self.logger.info)
                 status = self._train_epoch()
                 if status == "interrupted":
                     self.save_checkpoint()
@@ -226,6 +235,8 @@ class Trainer:
                     self.logger.info(f"--max-steps {config.max_steps} reached")
                     break
         self._progress.close()
+        if self.multigrid is not None:
+            self.multigrid.finish(self.model)
         self.logger.save_curves()
         return TrainResult(status if status != "epoch_done" else "finished", self.epoch, self.step,
                            self.best_metric, self.last_validation)

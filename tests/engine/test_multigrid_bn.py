@@ -129,5 +129,8 @@ def test_sub_bn_state_round_trip_and_mismatch():
     set_batchnorm_mode(other, "sub", 4)
     with pytest.raises(ValueError, match="BN mode"):
         load_sub_batchnorm_state(other, state)
+    model.double()
+    assert model.fuse.bn_f2s.split_mean.dtype == torch.float64 and "split_mean" not in dict(model.named_buffers())
+    model.float()
     with pytest.raises(ValueError, match="do not split"):
         model(torch.randn(3, 3, 1, 2, 2))

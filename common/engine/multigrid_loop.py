@@ -1,0 +1,143 @@
+"""The trainer's multigrid hook: per-epoch loader shape and BN mode, checkpointed phase state, clean switches.
+
+:class:`MultigridTraining` is handed to :class:`~common.engine.trainer.Trainer` (``multigrid=``). Before every
+epoch the trainer asks it for the training loader; when the long cycle enters a new phase (or on the first epoch,
+fresh or resumed) it
+
+1. closes the previous loader's workers (persistent ones included), so no worker outlives its phase;
+2. switches BN for the phase's per-process batch (:func:`common.engine.multigrid_bn.bn_rule`), starting from the
+   plain statistics, and, when resuming inside that phase, restores the sub-batch statistics saved with it;
+3. builds the phase's loader: ``dataset_for(shape, crop)`` once per crop (three crops with the short cycle, whose
+   batches come from :class:`~common.data.short_cycle.ShortCycleBatchSampler`), per-process batch = the phase's
+   global batch / processes.
+
+Checkpoints record the phase and every rank's sub-batch statistics (:meth:`state_dict`), and ``--resume auto``
+continues bit for bit, also across a phase boundary. At the end of training the BN modules become plain again.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from common.data.datasets import collate_views
+from common.data.loader import EpochTaggedSampler, ShardedSampler, worker_init_fn
+from common.data.short_cycle import ShortCycleBatchSampler, ShortCycleDataset
+from common.distributed import all_gather_object
+from common.engine.cli import per_process_batch_size
+from common.engine.multigrid import ClipShape, MultigridPlan, short_cycle_batch_factors, short_cycle_crops
+from common.engine.multigrid_bn import bn_rule, load_sub_batchnorm_state, set_batchnorm_mode, sub_batchnorm_state
+
+DatasetFor = Callable[[ClipShape, int], Dataset]
+
+
+class MultigridTraining:
+    """Long/short-cycle loaders and BN modes for :class:`~common.engine.trainer.Trainer`.
+
+    Args:
+        plan: from :func:`common.engine.multigrid.multigrid_plan` (its ``epochs`` must be the trainer's).
+        dataset_for: ``(shape, crop) -> training dataset`` for the phase's frames / sampling rate and that crop
+            (the recipe's dataset with those values; :func:`common.engine.multigrid.scaled_jitter` gives
+            PySlowFast's jitter range for a crop).
+        rank, world_size: this process and the number of processes.
+        workers, persistent_workers, pin_memory, seed: loader settings (as ``common.data.datasets.build_loader``).
+        bn_base_size: clips per BN statistics group (PySlowFast ``MULTIGRID.BN_BASE_SIZE``, 8).
+        bn_include: ``(name, module) -> bool`` choosing the BN modules that follow the rule (default: all).
+        epoch_tagged: items are ``(epoch, index)`` (``VideoClipDataset``); False for datasets taking plain indices.
+        log: where phase changes are reported (default: the ``log`` given to :meth:`loader_for_epoch`, else print).
+    """
+
+    def __init__(self, plan: MultigridPlan, dataset_for: DatasetFor, *, rank: int = 0, world_size: int = 1,
+                 workers: int = 0, persistent_workers: bool = False, pin_memory: bool = False, seed: int = 0,
+                 bn_base_size: int = 8, bn_include: Callable[[str, nn.Module], bool] | None = None,
+                 epoch_tagged: bool = True, log: Callable[[str], None] | None = None) -> None:
+        self.plan, self.dataset_for = plan, dataset_for
+        self.rank, self.world_size = rank, world_size
+        self.workers, self.persistent_workers, self.pin_memory, self.seed = workers, persistent_workers, pin_memory, seed
+        self.bn_base_size, self.bn_include = bn_base_size, bn_include
+        self.epoch_tagged, self.log = epoch_tagged, log
+        self.phase: int | None = None
+        self.loader: DataLoader | None = None
+        self._pending: tuple[int, Any] | None = None
+
+    # ---------------------------------------------------------------------------------------------- per epoch
+    def loader_for_epoch(self, model: nn.Module, epoch: int, log: Callable[[str], None] | None = None) -> DataLoader:
+        """The training loader of ``epoch``, switching phase (loader and BN) first when needed."""
+        phase = self.plan.phase_index(epoch)
+        if self.loader is not None and phase == self.phase:
+            return self.loader
+        self.close()
+        shape = self.plan.shape(epoch)
+        batch = per_process_batch_size(shape.batch_size, self.world_size)
+        message = (f"multigrid phase {phase + 1}/{len(self.plan.phases)} from epoch {epoch + 1}: "
+                   if self.plan.phases else f"multigrid (short cycle) from epoch {epoch + 1}: ")
+        message += (f"global batch {shape.batch_size}, {shape.frames} frames at rate {shape.sampling_rate}"
+                    f"{f'-{shape.max_sampling_rate}' if shape.max_sampling_rate > shape.sampling_rate else ''}, "
+                    f"crop {shape.crop}")
+        if self.plan.phases:  # the BN rule follows the long cycle (PySlowFast: BN.NORM_TYPE set per phase)
+            mode, size = bn_rule(batch, self.bn_base_size)
+            if mode == "plain" and self.world_size > 1:
+                mode = "sub"  # one split per process: the eval statistics cover every process's clips
+            switched = set_batchnorm_mode(model, mode, size, self.bn_include)
+            message += f"; BN {mode} x{size} ({switched} layers, {batch} clips per process)"
+            if self._pending is not None and self._pending[0] == phase:
+                load_sub_batchnorm_state(model, self._pending[1])
+            self._pending = None
+        if self.plan.short_cycle:
+            crops, factors = short_cycle_crops(shape), short_cycle_batch_factors(shape)
+            dataset: Dataset = ShortCycleDataset([self.dataset_for(shape, crop) for crop in crops])
+            message += f"; short cycle crops {crops} with batches x{factors}"
+        else:
+            factors = None
+            dataset = self.dataset_for(shape, shape.crop)
+        (self.log or log or print)(message)
+        self.loader = self._build_loader(dataset, batch, factors)
+        self.phase = phase
+        return self.loader
+
+    def _build_loader(self, dataset: Dataset, batch: int, factors: tuple[int, int, int] | None) -> DataLoader:
+        sampler_class = EpochTaggedSampler if self.epoch_tagged else ShardedSampler
+        sampler = sampler_class(len(dataset), shuffle=True, seed=self.seed, rank=self.rank,
+                                world_size=self.world_size)
+        workers = self.workers
+        options: dict[str, Any] = dict(num_workers=workers, pin_memory=self.pin_memory,
+                                       persistent_workers=self.persistent_workers and workers > 0,
+                                       worker_init_fn=worker_init_fn if workers > 0 else None,
+                                       collate_fn=collate_views if self.epoch_tagged else None)
+        if factors is None:
+            return DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=True,
+                              generator=_generator(self.seed), **options)
+        return DataLoader(dataset, batch_sampler=ShortCycleBatchSampler(sampler, batch, factors, drop_last=True),
+                          generator=_generator(self.seed), **options)
+
+    def close(self) -> None:
+        """Stop the current loader's workers (persistent workers live in the loader's iterator)."""
+        iterator = getattr(self.loader, "_iterator", None) if self.loader is not None else None
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        if self.loader is not None:
+            self.loader._iterator = None
+        self.loader, self.phase = None, None
+
+    def finish(self, model: nn.Module) -> None:
+        """End of training: workers stopped, BN plain again (the trained model is an ordinary model)."""
+        self.close()
+        set_batchnorm_mode(model, "plain", 1, self.bn_include)
+
+    # ---------------------------------------------------------------------------------------------- checkpoints
+    def state_dict(self, model: nn.Module) -> dict[str, Any]:
+        """The phase and every rank's sub-batch BN statistics (a collective under DDP)."""
+        return {"phase": self.phase, "sub_batchnorm_per_rank": all_gather_object(sub_batchnorm_state(model))}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore at the next :meth:`loader_for_epoch` if it is in the saved phase."""
+        per_rank = state["sub_batchnorm_per_rank"]
+        if state["phase"] is not None and per_rank:
+            self._pending = (state["phase"], per_rank[min(self.rank, len(per_rank) - 1)])
+        self.close()
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)  # worker seeds; common.data.loader reseeds it every epoch
