@@ -18,7 +18,7 @@ Dialects:
   MMAction ``RawFramesDataset`` used by ST-ABN copy, plus MAS-Net's test-time "dense" multi-clip rule.
 - :class:`SlowFastClipSampler`: PySlowFast's ``decoder.get_start_end_idx`` + ``temporal_sampling``.
 - :class:`SlowFastSegmentSampler`: PySlowFast's Something-Something ``get_seq_frames`` (Motionformer SSv2).
-- :class:`MMActionSampleFrames`: MMAction2 0.x ``SampleFrames``.
+- :class:`MMActionSampleFrames` (``common.data.mmaction_sampler``, re-exported here): MMAction2 ``SampleFrames``.
 """
 from __future__ import annotations
 
@@ -28,21 +28,13 @@ from typing import Literal
 import numpy as np
 import torch
 
+from common.data.mmaction_sampler import MMActionSampleFrames
 from common.data.reprs import InitRepr
+from common.data.sampler_checks import check_clip_index, check_num_frames
 
 __all__ = ["TSNSegmentSampler", "SlowFastClipSampler", "SlowFastSegmentSampler", "MMActionSampleFrames"]
 
 TSM_DENSE_WINDOW = 64  # frames spanned by the TSM/I3D dense window
-
-
-def _check_num_frames(num_frames: int) -> None:
-    if num_frames < 1:
-        raise ValueError(f"a video needs at least one frame to sample from, got num_frames={num_frames}")
-
-
-def _check_clip_index(clip_index: int, num_test_clips: int) -> None:
-    if not 0 <= clip_index < num_test_clips:
-        raise IndexError(f"clip_index {clip_index} is outside [0, {num_test_clips})")
 
 
 class TSNSegmentSampler(InitRepr):
@@ -148,7 +140,7 @@ class TSNSegmentSampler(InitRepr):
         return (np.arange(self.num_segments, dtype=np.int64) * stride + start) % num_frames  # [T]
 
     def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
-        _check_num_frames(num_frames)
+        check_num_frames(num_frames)
         if self.dense_sample:
             last_start = max(1, 1 + num_frames - TSM_DENSE_WINDOW)
             start = 0 if last_start == 1 else int(rng.integers(0, last_start - 1))
@@ -169,8 +161,8 @@ class TSNSegmentSampler(InitRepr):
         return np.array([int(tick / 2.0 + tick * k) for k in range(self.num_segments)], dtype=np.int64)
 
     def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
-        _check_num_frames(num_frames)
-        _check_clip_index(clip_index, self.num_test_clips)
+        check_num_frames(num_frames)
+        check_clip_index(clip_index, self.num_test_clips)
         segments, span = self.num_segments, self._snippet_span
         tick = (num_frames - span + 1) / float(segments)
         if self.test_rule == "val":
@@ -274,14 +266,14 @@ class SlowFastClipSampler(InitRepr):
         return (torch.clamp(index, 0, last - first).long() + first).numpy()
 
     def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
-        _check_num_frames(num_frames)
+        check_num_frames(num_frames)
         clip_size = self.clip_size(fps)
         delta = max(num_frames - clip_size, 0.0)
         return self._indices(float(rng.uniform(0.0, delta)) if delta > 0 else 0.0, clip_size, num_frames)
 
     def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
-        _check_num_frames(num_frames)
-        _check_clip_index(clip_index, self.num_test_clips)
+        check_num_frames(num_frames)
+        check_clip_index(clip_index, self.num_test_clips)
         clip_size = self.clip_size(fps)
         delta = max(num_frames - clip_size, 0.0)
         clips = self.num_test_clips
@@ -320,104 +312,12 @@ class SlowFastSegmentSampler(InitRepr):
         return edges[:-1], edges[1:]
 
     def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
-        _check_num_frames(num_frames)
+        check_num_frames(num_frames)
         starts, ends = self._bounds(num_frames)
         return rng.integers(starts, ends + 1).astype(np.int64)
 
     def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
-        _check_num_frames(num_frames)
-        _check_clip_index(clip_index, self.num_test_clips)
+        check_num_frames(num_frames)
+        check_clip_index(clip_index, self.num_test_clips)
         starts, ends = self._bounds(num_frames)
         return (starts + ends) // 2
-
-
-class MMActionSampleFrames(InitRepr):
-    """MMAction2 (0.x) ``SampleFrames``: ``num_clips`` clips of ``clip_len`` frames, ``frame_interval`` apart.
-
-    Train (``_get_train_clips``, ``keep_tail_frames=False``): with ``span = clip_len * frame_interval`` and
-    ``avg = (N - span + 1) // num_clips``, clip k starts at ``k * avg + randint(avg)``; when ``avg == 0`` but
-    ``N > max(num_clips, span)`` the starts are sorted ``randint(N - span + 1)``; when ``avg == 0`` otherwise the
-    starts are ``around(k * (N - span + 1) / num_clips)``; when ``avg < 0`` (video shorter than one clip) all start
-    at 0. The train sample contains all ``num_clips`` clips, concatenated (``frames_per_clip`` counts them all).
-
-    Test (``test_mode=True``): ``avg = (N - span + 1) / num_clips`` (a float); when ``N > span - 1`` clip k starts at
-    ``int(k * avg + avg / 2)`` and, with ``twice_sample``, clips ``num_clips..2*num_clips-1`` start at ``k * avg``;
-    otherwise (short video) all start at 0; there MMAction forgets ``twice_sample`` and returns only ``num_clips``
-    clips, which breaks the fixed number of views per video, so both halves start at 0 here. What a test *view* is
-    depends on the model, as in MMAction's recognizers:
-
-    - ``test_views="per_clip"`` (3D models, e.g. SlowOnly 10 clips): every clip is a view; ``num_test_clips`` is
-      ``num_clips`` (doubled by ``twice_sample``) and a view has ``clip_len`` frames;
-    - ``test_views="per_sample"`` (TSN/TSM-style 2D models, where the clips are the segments): the
-      ``num_clips * clip_len`` frames form one view; ``twice_sample`` adds the segment-start sample as a second.
-
-    Out-of-range frames: ``'loop'`` wraps modulo N; ``'repeat_last'`` replaces them by the clip's last in-range frame.
-    MMAction then adds the dataset's ``start_index`` (1 for raw frames, 0 for videos); our readers apply that
-    offset themselves, so the returned indices stay 0-based.
-    """
-
-    def __init__(self, clip_len: int, frame_interval: int = 1, num_clips: int = 1, *, twice_sample: bool = False,
-                 out_of_bound_opt: Literal["loop", "repeat_last"] = "loop",
-                 test_views: Literal["per_clip", "per_sample"] = "per_clip") -> None:
-        if clip_len < 1 or frame_interval < 1 or num_clips < 1:
-            raise ValueError("clip_len, frame_interval and num_clips must be positive")
-        if out_of_bound_opt not in ("loop", "repeat_last"):
-            raise ValueError(f"out_of_bound_opt must be 'loop' or 'repeat_last', got {out_of_bound_opt!r}")
-        if test_views not in ("per_clip", "per_sample"):
-            raise ValueError(f"test_views must be 'per_clip' or 'per_sample', got {test_views!r}")
-        self.test_views = test_views
-        self.clip_len = clip_len
-        self.frame_interval = frame_interval
-        self.num_clips = num_clips
-        self.twice_sample = twice_sample
-        self.out_of_bound_opt = out_of_bound_opt
-
-    @property
-    def num_test_clips(self) -> int:
-        views = 2 if self.twice_sample else 1
-        return views * (self.num_clips if self.test_views == "per_clip" else 1)
-
-    @property
-    def frames_per_clip(self) -> int:
-        """Frames of one test view (per_clip: a train sample holds ``num_clips`` times as many)."""
-        return self.clip_len if self.test_views == "per_clip" else self.clip_len * self.num_clips
-
-    def _clip_frames(self, clip_offsets: np.ndarray, num_frames: int) -> np.ndarray:
-        frames = clip_offsets[:, None] + np.arange(self.clip_len)[None, :] * self.frame_interval  # [clips, clip_len]
-        if self.out_of_bound_opt == "loop":
-            frames = np.mod(frames, num_frames)
-        else:
-            in_range = frames < num_frames
-            last_in_range = np.max(in_range * frames, axis=1, keepdims=True)  # [clips, 1]
-            frames = np.where(in_range, frames, last_in_range)
-        return frames.reshape(-1).astype(np.int64)  # [clips*clip_len]
-
-    def train_indices(self, num_frames: int, rng: np.random.Generator, fps: float | None = None) -> np.ndarray:
-        _check_num_frames(num_frames)
-        span = self.clip_len * self.frame_interval
-        avg = (num_frames - span + 1) // self.num_clips
-        if avg > 0:
-            offsets = np.arange(self.num_clips) * avg + rng.integers(0, avg, size=self.num_clips)
-        elif num_frames > max(self.num_clips, span):
-            offsets = np.sort(rng.integers(0, num_frames - span + 1, size=self.num_clips))
-        elif avg == 0:
-            offsets = np.around(np.arange(self.num_clips) * ((num_frames - span + 1.0) / self.num_clips))
-        else:
-            offsets = np.zeros(self.num_clips)
-        return self._clip_frames(offsets.astype(np.int64), num_frames)
-
-    def test_indices(self, num_frames: int, clip_index: int, fps: float | None = None) -> np.ndarray:
-        _check_num_frames(num_frames)
-        _check_clip_index(clip_index, self.num_test_clips)
-        span = self.clip_len * self.frame_interval
-        avg = (num_frames - span + 1) / float(self.num_clips)
-        if num_frames > span - 1:
-            base = np.arange(self.num_clips) * avg
-            # MMAction concatenates int centres with float starts; frame_inds are truncated by astype(int64) at the
-            # end, which for non-negative values equals truncating the start first.
-            offsets = np.concatenate([(base + avg / 2.0).astype(np.int64), base.astype(np.int64)])
-        else:
-            offsets = np.zeros(2 * self.num_clips, dtype=np.int64)
-        if self.test_views == "per_sample":
-            return self._clip_frames(offsets[clip_index * self.num_clips:(clip_index + 1) * self.num_clips], num_frames)
-        return self._clip_frames(offsets[clip_index:clip_index + 1], num_frames)
