@@ -241,3 +241,33 @@ def test_reprs_show_the_construction_arguments() -> None:
     assert repr(SlowFastSegmentSampler(16)) == "SlowFastSegmentSampler(num_frames=16)"
     assert repr(MMActionSampleFrames(32, 2, 3)) == "MMActionSampleFrames(clip_len=32, frame_interval=2, num_clips=3)"
     assert repr(Compose([ShortSideResize(256), RandomCrop(224)])) == "Compose([ShortSideResize(size=256), RandomCrop(size=224)])"
+
+
+def test_mmaction2_1x_test_rule() -> None:
+    # 3D, clip_len 8, interval 2, 3 clips, N=60: the clip covers 7*2+1 = 15 frames, max_offset 45, step 45/2 = 22.5,
+    # starts round([0, 22.5, 45]) = [0, 22, 45] (half to even); 0.x gives centres int(15k + 7.5) = 7, 22, 37.
+    new = MMActionSampleFrames(8, 2, 3, dialect="mmaction2_1x")
+    old = MMActionSampleFrames(8, 2, 3)
+    assert old.dialect == "mmaction2_0x"
+    np.testing.assert_array_equal(new.test_indices(60, 0), 2 * np.arange(8))
+    np.testing.assert_array_equal(new.test_indices(60, 2), 45 + 2 * np.arange(8))
+    np.testing.assert_array_equal(old.test_indices(60, 2), 37 + 2 * np.arange(8))
+    # twice: 6 starts round(22.5k) = 0, 22, 45, 68 (67.5 to even), 90, 112 (112.5 to even); clip 3 wraps mod 60.
+    twice = MMActionSampleFrames(8, 2, 3, twice_sample=True, dialect="mmaction2_1x")
+    assert twice.num_test_clips == 6
+    np.testing.assert_array_equal(twice.test_indices(60, 3), (68 + 2 * np.arange(8)) % 60)
+    np.testing.assert_array_equal(twice.test_indices(60, 5), (112 + 2 * np.arange(8)) % 60)
+    # One clip: max_offset // 2 = 61 - 15 = 46 // 2 = 23.
+    np.testing.assert_array_equal(MMActionSampleFrames(8, 2, 1, dialect="mmaction2_1x").test_indices(61, 0),
+                                  23 + 2 * np.arange(8))
+    # 2D (clip_len 1) with frame_interval 2, 8 clips, N=37: 1.x avg = 37/8 = 4.625 -> 2,6,11,16,20,25,30,34;
+    # 0.x avg = (37 - 2 + 1)/8 = 4.5 -> int(4.5k + 2.25) = 2,6,11,15,20,24,29,33.
+    tsn = dict(test_views="per_sample")
+    np.testing.assert_array_equal(MMActionSampleFrames(1, 2, 8, dialect="mmaction2_1x", **tsn).test_indices(37, 0),
+                                  [2, 6, 11, 16, 20, 25, 30, 34])
+    np.testing.assert_array_equal(MMActionSampleFrames(1, 2, 8, **tsn).test_indices(37, 0),
+                                  [2, 6, 11, 15, 20, 24, 29, 33])
+    with pytest.raises(ValueError, match="single 3D clip"):
+        MMActionSampleFrames(8, 2, 1, twice_sample=True, dialect="mmaction2_1x")
+    with pytest.raises(ValueError, match="dialect"):
+        MMActionSampleFrames(8, 2, 1, dialect="mmaction3")
