@@ -152,8 +152,9 @@ def read_rawframe_list(path: PathLike, *, data_root: PathLike | None = None, num
                        drop_empty: bool = True) -> list[VideoRecord]:
     """TSN / TSM / MMAction raw-frame list: ``folder num_frames label`` separated by single spaces.
 
-    ``drop_empty`` drops rows with ``num_frames < 1`` with a warning, as the TSM data loader does; otherwise they
-    raise.
+    ``drop_empty`` drops rows with ``num_frames < 1`` with a warning; otherwise they raise. The reference loaders'
+    own rules (TSM drops fewer than 3 frames, MAS-Net fewer than ``new_length``) are
+    ``common.data.samplers.drop_short_videos``.
     """
     records, dropped = [], 0
     for number, line in _lines(path):

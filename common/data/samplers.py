@@ -19,11 +19,14 @@ Dialects:
 - :class:`SlowFastClipSampler`: PySlowFast's ``decoder.get_start_end_idx`` + ``temporal_sampling``.
 - :class:`SlowFastSegmentSampler`: PySlowFast's Something-Something ``get_seq_frames`` (Motionformer SSv2).
 - :class:`MMActionSampleFrames` (``common.data.mmaction_sampler``, re-exported here): MMAction2 ``SampleFrames``.
+- :func:`drop_short_videos`: the list filter the TSM repo and MAS-Net apply before sampling.
 """
 from __future__ import annotations
 
+import logging
 import math
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
@@ -32,7 +35,11 @@ from common.data.mmaction_sampler import MMActionSampleFrames
 from common.data.reprs import InitRepr
 from common.data.sampler_checks import check_clip_index, check_num_frames
 
-__all__ = ["TSNSegmentSampler", "SlowFastClipSampler", "SlowFastSegmentSampler", "MMActionSampleFrames"]
+__all__ = ["TSNSegmentSampler", "SlowFastClipSampler", "SlowFastSegmentSampler", "MMActionSampleFrames",
+           "drop_short_videos"]
+
+log = logging.getLogger(__name__)
+Record = TypeVar("Record")
 
 TSM_DENSE_WINDOW = 64  # frames spanned by the TSM/I3D dense window
 
@@ -321,3 +328,29 @@ class SlowFastSegmentSampler(InitRepr):
         check_clip_index(clip_index, self.num_test_clips)
         starts, ends = self._bounds(num_frames)
         return (starts + ends) // 2
+
+
+def drop_short_videos(records: Sequence[Record], rule: Literal["tsm", "masnet"], *, new_length: int = 1,
+                      test_mode: bool = False, remove_missing: bool = False) -> list[Record]:
+    """The records the reference's list parser keeps, with a log line counting the dropped ones.
+
+    ``rule="tsm"`` (TSM repo ``TSNDataSet._parse_list``): drop videos whose list states fewer than 3 frames.
+    ``rule="masnet"`` (MAS-Net's copy): fewer than ``new_length`` frames (so with ``new_length=1`` nothing), and only
+    for ``folder num_frames label`` lists. Both filter train and validation lists, and test lists only with
+    ``remove_missing``. Records whose list gives no frame count (``num_frames is None``: video files) are kept.
+    """
+    if rule not in ("tsm", "masnet"):
+        raise ValueError(f"rule must be 'tsm' or 'masnet', got {rule!r}")
+    if test_mode and not remove_missing:
+        return list(records)
+    minimum = 3 if rule == "tsm" else new_length
+    kept, dropped = [], []
+    for record in records:
+        count = getattr(record, "num_frames", None)
+        (kept if count is None or count >= minimum else dropped).append(record)
+    if dropped:
+        first = dropped[0]
+        log.warning("dropped %d of %d videos whose list states fewer than %d frames (%s list rule), e.g. %s (%d frames)",
+                    len(dropped), len(records), minimum, rule, getattr(first, "source", "") or first.path,
+                    first.num_frames)
+    return kept

@@ -271,3 +271,21 @@ def test_mmaction2_1x_test_rule() -> None:
         MMActionSampleFrames(8, 2, 1, twice_sample=True, dialect="mmaction2_1x")
     with pytest.raises(ValueError, match="dialect"):
         MMActionSampleFrames(8, 2, 1, dialect="mmaction3")
+
+
+def test_drop_short_videos_per_dialect(caplog) -> None:
+    import logging
+
+    from common.data.annotations import VideoRecord
+    from common.data.samplers import drop_short_videos
+
+    records = [VideoRecord(f"v{n}", 0, n, source=f"list.txt:{i + 1}") for i, n in enumerate([1, 2, 3, 5])]
+    records.append(VideoRecord("clip.mp4", 0, None))  # a video file: the list states no count
+    with caplog.at_level(logging.WARNING):
+        kept = drop_short_videos(records, "tsm")
+    assert [r.path for r in kept] == ["v3", "v5", "clip.mp4"]  # TSM keeps num_frames >= 3
+    assert "dropped 2 of 5" in caplog.text and "list.txt:1" in caplog.text
+    assert [r.path for r in drop_short_videos(records, "masnet", new_length=5)] == ["v5", "clip.mp4"]
+    assert len(drop_short_videos(records, "masnet")) == 5  # new_length 1: nothing is shorter
+    assert len(drop_short_videos(records, "tsm", test_mode=True)) == 5  # test lists are not filtered ...
+    assert len(drop_short_videos(records, "tsm", test_mode=True, remove_missing=True)) == 3  # ... unless asked
