@@ -25,6 +25,28 @@ def results_dir(out: Path | None, tiny: bool) -> Path:
     return TINY_RESULTS_DIR if tiny else RESULTS_DIR
 
 
+# Dense peak TFLOP/s per device family and precision (vendor data sheets, no sparsity). "fp32" is the TF32 tensor
+# core rate: cuDNN runs fp32 convolutions in TF32 by default. First matching substring of the device name wins.
+PEAK_TFLOPS: tuple[tuple[str, dict[str, float]], ...] = (
+    ("H200", {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4}),
+    ("H100 PCIe", {"fp32": 378.0, "bf16": 756.0, "fp16": 756.0}),
+    ("H100", {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4}),
+    ("A100", {"fp32": 156.0, "bf16": 312.0, "fp16": 312.0}),
+    ("L40S", {"fp32": 183.0, "bf16": 362.0, "fp16": 362.0}),
+    ("RTX 4090", {"fp32": 82.6, "bf16": 165.2, "fp16": 165.2}),
+    ("V100", {"fp32": 15.7, "bf16": 0.0, "fp16": 125.0}),
+)
+
+
+def peak_tflops(device_name: str, precision: str) -> float | None:
+    """The device's dense peak for ``precision`` (``fp32``/``bf16``/``fp16``; ``off`` means fp32), or None."""
+    precision = "fp32" if precision == "off" else precision
+    for family, peaks in PEAK_TFLOPS:
+        if family in device_name:
+            return peaks.get(precision) or None
+    return None
+
+
 def machine_info() -> dict[str, Any]:
     """CPU/GPU model, core count, Python and library versions of this process."""
     import av

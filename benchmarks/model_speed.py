@@ -22,13 +22,15 @@ from typing import Any, Callable
 import torch
 from tqdm import tqdm
 
-from benchmarks.environment import (format_table, resolve_device, results_dir, torch_cpu_settings, write_json,
-                                    write_markdown)
+from benchmarks.environment import (format_table, peak_tflops, resolve_device, results_dir, torch_cpu_settings,
+                                    write_json, write_markdown)
 from benchmarks.registry import VariantSpec, classification_loss, example_clip, iter_variants
+from common.engine.model_info import count_flops
 from common.engine.trainer import AMP_DTYPES, convert_memory_format
 
-COLUMNS = ("project", "variant", "impl", "input", "batch", "device", "amp", "train_clips/s", "infer_clips/s",
-           "train_peak_MiB", "infer_peak_MiB", "error")
+COLUMNS = ("project", "variant", "impl", "input", "batch", "device", "amp", "channels_last", "compile",
+           "train_clips/s", "infer_clips/s", "train_peak_MiB", "infer_peak_MiB", "gflops", "train_mfu", "infer_mfu",
+           "max_train_batch", "error")
 SPEED_NOTES = ("Random clips already on the device (no data loading); SGD step with cross-entropy. Peak memory: "
                "CUDA max allocated; CPU peak resident set size of the whole process (an upper bound).")
 
@@ -115,6 +117,48 @@ def benchmark_model(model: torch.nn.Module, clip: torch.Tensor, num_classes: int
     return row
 
 
+def model_flops_utilisation(model: torch.nn.Module, clip: torch.Tensor, row: dict[str, Any], amp: str,
+                            device: torch.device) -> dict[str, Any]:
+    """fvcore GFLOPs of one clip, and the fraction of the device's dense peak that the measured throughput reaches
+    (a training step counted as 3x the forward: forward, input gradients, weight gradients)."""
+    gflops = count_flops(model, clip[:1].float())
+    values: dict[str, Any] = {"gflops": gflops}
+    peak = peak_tflops(torch.cuda.get_device_name(device), amp) if device.type == "cuda" else None
+    if peak:
+        for mode, factor in (("train", 3.0), ("infer", 1.0)):
+            if f"{mode}_clips/s" in row:
+                values[f"{mode}_mfu"] = row[f"{mode}_clips/s"] * gflops * factor / (peak * 1e3)
+    return values
+
+
+def _fits(model: torch.nn.Module, shape: tuple[int, ...], num_classes: int, batch: int, args: argparse.Namespace,
+          device: torch.device) -> bool:
+    trial = argparse.Namespace(**{**vars(args), "mode": "train", "warmup": 1, "iters": 1})
+    try:
+        benchmark_model(model, example_clip(shape, batch=batch), num_classes, trial, device)
+        return True
+    except torch.OutOfMemoryError:
+        return False
+    finally:
+        model.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def largest_training_batch(model: torch.nn.Module, shape: tuple[int, ...], num_classes: int,
+                           args: argparse.Namespace, device: torch.device) -> int:
+    """The largest training batch up to ``--max-batch`` that runs a step without running out of memory (doubling,
+    then bisection); 0 when even one clip does not fit."""
+    low, high = 0, 1
+    while high <= args.max_batch and _fits(model, shape, num_classes, high, args, device):
+        low, high = high, high * 2
+    high = min(high, args.max_batch + 1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if _fits(model, shape, num_classes, middle, args, device) else (low, middle)
+    return low
+
+
 def _reference_builder(spec: VariantSpec, checkout: Path) -> Callable[..., torch.nn.Module]:
     try:
         hook = importlib.import_module(f"projects.{spec.project}.reference")
@@ -143,6 +187,10 @@ def run_variant(spec: VariantSpec, args: argparse.Namespace, device: torch.devic
             model = spec.build()
         clip = example_clip(shape, batch=args.batch_size)
         row.update(benchmark_model(model, clip, spec.num_classes, args, device))
+        if args.mfu:
+            row.update(model_flops_utilisation(model, clip, row, args.amp, device))
+        if args.max_batch:
+            row["max_train_batch"] = largest_training_batch(model, shape, spec.num_classes, args, device)
     except Exception as error:  # report and go on to the next variant
         row["error"] = f"{type(error).__name__}: {error}"
     return row
@@ -159,15 +207,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--mode", choices=("train", "infer", "both"), default="both")
     parser.add_argument("--amp", choices=tuple(AMP_DTYPES), default="off")
-    parser.add_argument("--channels-last", action="store_true", help="channels-last weights (as the trainer's --channels-last) and channels_last_3d inputs")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="channels-last weights (as the trainer's --channels-last) and channels_last_3d inputs")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (compile time excluded)")
     parser.add_argument("--attn-backend", default=None, help="build override for models with selectable attention")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps (default 3, tiny 1)")
     parser.add_argument("--iters", type=int, default=None, help="timed steps (default 10, tiny 2)")
     parser.add_argument("--reference-checkout", type=Path, default=None,
                         help="local checkout of the reference code; also time it via projects/<p>/reference.py")
+    parser.add_argument("--name", default=None, help="result file stem (default model_speed_<device type>)")
     parser.add_argument("--out", type=Path, default=None,
                         help="directory for model_speed_<device>.{json,md} (default results/; results/_tiny with --tiny)")
+    parser.add_argument("--mfu", action="store_true",
+                        help="also fvcore GFLOPs per clip and model FLOPs utilisation against the GPU's peak")
+    parser.add_argument("--max-batch", type=int, default=0,
+                        help="also search the largest training batch up to this value that fits in memory")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--keep-denormals", action="store_true",
                         help="CPU: do not flush denormal floats to zero (slow: momentum buffers of a few SGD steps on "
@@ -198,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()
                 if key not in ("out", "projects", "variants")}
     out_dir = args.out
-    path = write_json(out_dir / f"model_speed_{device.type}.json", "model_speed", settings, rows)
+    path = write_json(out_dir / f"{args.name or 'model_speed_' + device.type}.json", "model_speed", settings, rows)
     write_markdown(path.with_suffix(".md"), f"Model speed ({device.type})", settings, rows, COLUMNS, SPEED_NOTES)
     print(f"wrote {path}")
     return 1 if any("error" in row for row in rows) else 0
