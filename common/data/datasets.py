@@ -148,7 +148,7 @@ class VideoClipDataset(Dataset):
         return [record.label for record in self.records]
 
     def _open(self, record: VideoRecord) -> tuple[Any, int, float | None]:
-        """The reader, the number of frames to sample from, and the fps (None for frame folders)."""
+        """The reader, the number of frames to sample from, and the fps (a folder's from its fps.txt, else None)."""
         if self.reader == "video":
             video = VideoReader(record.path, threads=1)
             end = video.num_frames if record.end_frame is None else min(record.end_frame, video.num_frames)
@@ -156,7 +156,7 @@ class VideoClipDataset(Dataset):
         # Telling the reader the count avoids listing huge folders (EPIC) for every item.
         known = None if record.num_frames is None else record.start_frame + record.num_frames
         folder = FrameFolderReader(record.path, self.frame_template, self.frame_start_index, num_frames=known)
-        return folder, folder.num_frames - record.start_frame, None
+        return folder, folder.num_frames - record.start_frame, folder.fps
 
     def _load(self, record: VideoRecord, index_fn: Callable[[int, float | None], np.ndarray]) -> torch.Tensor:
         """uint8 ``[T, 3, H, W]`` frames chosen by ``index_fn(num_frames, fps)``."""

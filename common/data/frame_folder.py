@@ -26,7 +26,9 @@ try:
 except ImportError:  # torchvision releases after the deprecation
     decode_image = None
 
-__all__ = ["FRAME_TEMPLATES", "FrameFolderError", "FrameFolderReader", "count_frames"]
+__all__ = ["FPS_FILE", "FRAME_TEMPLATES", "FrameFolderError", "FrameFolderReader", "count_frames"]
+
+FPS_FILE = "fps.txt"  # a folder's frame rate, one number
 
 # File-name templates of the common datasets and tools; all are 1-based on disk.
 FRAME_TEMPLATES: dict[str, str] = {
@@ -88,6 +90,21 @@ class FrameFolderReader:
         self.num_frames = count_frames(self.folder, template) if num_frames is None else int(num_frames)
         if self.num_frames < 1:
             raise FrameFolderError(f"{self.folder}: no frames named like {template!r}")
+
+    @property
+    def fps(self) -> float | None:
+        """The folder's frame rate from its ``fps.txt`` (written by ``common.tools.extract_frames``), else None."""
+        try:
+            text = (self.folder / FPS_FILE).read_text().strip()
+        except FileNotFoundError:
+            return None
+        try:
+            fps = float(text)
+        except ValueError:
+            raise FrameFolderError(f"{self.folder / FPS_FILE}: not a frame rate: {text[:40]!r}") from None
+        if not fps > 0:
+            raise FrameFolderError(f"{self.folder / FPS_FILE}: frame rate must be positive, got {fps}")
+        return fps
 
     def frame_path(self, index: int) -> Path:
         return self.folder / self.template.format(self.start_index + index)

@@ -6,7 +6,8 @@
 Every frame of ``video`` becomes ``OUT/<video stem>/<template>`` numbered from ``--start-index``, so frame ``i`` of
 `common.data.video_reader.VideoReader` is file ``start_index + i`` and `FrameFolderReader` reads the same frames.
 ``--short-side S`` scales so the shorter side is ``S`` (aspect kept, even sizes, bicubic like ``ffmpeg -vf scale``);
-smaller videos are never upscaled. A folder is written under a temporary name and renamed when complete, so an
+smaller videos are never upscaled. The video's frame rate goes to ``fps.txt`` in the folder (`FrameFolderReader.fps`,
+which PySlowFast-style samplers need to resample to a target fps). A folder is written under a temporary name and renamed when complete, so an
 interrupted run leaves no half-extracted folder that looks finished; existing folders are skipped.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ import av
 from PIL import Image
 from tqdm import tqdm
 
-from common.data.frame_folder import FRAME_TEMPLATES
+from common.data.frame_folder import FPS_FILE, FRAME_TEMPLATES
 from common.data.video_reader import VideoDecodeError
 from common.tools.check_videos import VIDEO_SUFFIXES
 
@@ -51,6 +52,9 @@ def extract_video(video: str | os.PathLike, out_folder: str | os.PathLike, templ
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1
             width, height = scaled_size(stream.codec_context.width, stream.codec_context.height, short_side)
+            rate = stream.average_rate or stream.guessed_rate
+            if rate:  # the folder's frame rate, for samplers that resample to a target fps
+                (partial / FPS_FILE).write_text(f"{float(rate)!r}\n")
             for frame in container.decode(stream):
                 array = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="BICUBIC")
                 Image.fromarray(array).save(partial / template.format(start_index + count), quality=quality)

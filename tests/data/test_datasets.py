@@ -168,3 +168,20 @@ def test_bad_arguments_are_rejected(synthetic_dataset) -> None:
     too_small = VideoClipDataset(records, TSNSegmentSampler(8), RandomCrop(100))
     with pytest.raises(SampleLoadError, match=Path(records[0].path).name):
         too_small[0]
+
+
+def test_frame_folder_fps_drives_target_fps_resampling(synthetic_dataset, tmp_path) -> None:
+    """A folder without fps.txt cannot be resampled to a target fps: the sampler refuses instead of silently
+    sampling another span; with fps.txt (25 fps here, target 30) the span is 4 * 2 / 30 * 25 = 6.67 frames."""
+    record = synthetic_dataset.records("rawframes", "val")[0]
+    folder = tmp_path / "clip"
+    shutil.copytree(record.path, folder)
+    dataset = VideoClipDataset([VideoRecord(str(folder), 0, 32)], SlowFastClipSampler(4, 2, num_test_clips=1),
+                               mode="test", reader="frames")
+    with pytest.raises(ValueError, match="fps is unknown"):
+        dataset[0]
+    (folder / "fps.txt").write_text("25\n")
+    assert FrameFolderReader(folder).fps == 25.0
+    # delta = 32 - 6.67 = 25.33, one view: start 0, linspace(0, 5.67, 4) -> frames 0, 1, 3, 5.
+    expected = FrameFolderReader(folder).read([0, 1, 3, 5])  # [4, H, W, 3]
+    assert torch.equal(dataset[0]["clip"], torch.from_numpy(expected).permute(3, 0, 1, 2))

@@ -93,3 +93,14 @@ def test_out_of_range_and_grey_frames(tmp_path):
     assert clip.shape == (1, 10, 12, 3) and abs(int(clip.mean()) - 77) <= 1
     with pytest.raises(IndexError, match="grey"):
         reader.read([1])
+
+
+def test_fps_from_the_folder(tmp_path) -> None:
+    write_folder(tmp_path / "clip", 3, "img_{:05d}.jpg")
+    reader = FrameFolderReader(tmp_path / "clip")
+    assert reader.fps is None and reader.num_frames == 3  # no fps.txt; it is never counted as a frame
+    (tmp_path / "clip" / "fps.txt").write_text("29.97\n")
+    assert reader.fps == 29.97 and FrameFolderReader(tmp_path / "clip").num_frames == 3
+    (tmp_path / "clip" / "fps.txt").write_text("fast")
+    with pytest.raises(FrameFolderError, match="not a frame rate"):
+        reader.fps

@@ -66,6 +66,7 @@ def test_extract_frames_matches_the_reader(synthetic_dataset, tmp_path):
     with VideoReader(video) as reader:
         decoded = reader.read(range(reader.num_frames))
     assert folder.num_frames == 32 and not list(tmp_path.glob("*.partial"))
+    assert folder.fps == pytest.approx(25.0)  # the video's rate, kept in the folder's fps.txt
     assert np.abs(folder.read(range(32)).astype(int) - decoded).mean() < 2  # only JPEG loss at quality 100
     assert extract_frames.extract_video(video, tmp_path / "small", short_side=32) == 32
     assert FrameFolderReader(tmp_path / "small").read([0]).shape == (1, 32, 32, 3)
