@@ -278,14 +278,18 @@ def save_schedule_png(plan: MultigridPlan, base_lr: float, path: str | Path, war
     schedule = plan.lr_schedule(base_lr, warmup_epochs, warmup_start_lr)
     total = plan.epochs * points_per_epoch
     lr = [(i / points_per_epoch, schedule.lr_at(i / points_per_epoch)) for i in range(total + 1)]
-    shapes = [(epoch, plan.shape(epoch)) for epoch in range(plan.epochs)]
+    shapes = [plan.shape(epoch) for epoch in range(plan.epochs)]
+
+    def steps(value: Any) -> list[tuple[float, float]]:  # constant over each epoch: drawn as steps
+        return [(epoch + end, value(shape)) for epoch, shape in enumerate(shapes) for end in (0, 1)]
+
     panels: dict[str, Any] = {"learning rate": {"lr": lr}}
-    panels["global batch (long cycle)"] = {"batch": [(e, s.batch_size) for e, s in shapes]}
-    panels["frames"] = {"frames": [(e, s.frames) for e, s in shapes]}
-    crops = {"crop": [(e, s.crop) for e, s in shapes]}
+    panels["global batch (long cycle)"] = {"batch": steps(lambda s: s.batch_size)}
+    panels["frames"] = {"frames": steps(lambda s: s.frames)}
+    crops = {"crop": steps(lambda s: s.crop)}
     if plan.short_cycle:
         for name, index in (("short crop 1", 0), ("short crop 2", 1)):
-            crops[name] = [(e, short_cycle_crops(s)[index]) for e, s in shapes]
+            crops[name] = steps(lambda s, i=index: short_cycle_crops(s)[i])
     panels["crop"] = crops
     cycles = " + ".join(name for name, on in (("long", bool(plan.phases)), ("short", plan.short_cycle)) if on)
     return save_curve_panels_png(panels, path, title=f"multigrid schedule ({cycles} cycle, {plan.epochs} epochs)",

@@ -13,9 +13,19 @@ fresh or resumed) it
 
 Checkpoints record the phase and every rank's sub-batch statistics (:meth:`state_dict`), and ``--resume auto``
 continues bit for bit, also across a phase boundary. At the end of training the BN modules become plain again.
+
+:func:`prepare_multigrid` is the entry points' side: from the flags and the recipe it refuses models that cannot
+take variable clips (the recipe's ``multigrid_capability(cfg) -> (variable frames, variable crop, reason)``;
+without it, multigrid is refused), recomputes the schedule, writes ``multigrid_schedule.png`` and builds the hook
+over ``recipe.dataset`` with the phase's ``num_frames`` / ``sampling_rate`` / ``crop_size`` (and a scaled
+``jitter_min`` when the recipe has one).
 """
 from __future__ import annotations
 
+import argparse
+import copy as _copy
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -24,11 +34,13 @@ from torch.utils.data import DataLoader, Dataset
 
 from common.data.datasets import collate_views
 from common.data.loader import EpochTaggedSampler, ShardedSampler, worker_init_fn
-from common.data.short_cycle import ShortCycleBatchSampler, ShortCycleDataset
+from common.data.short_cycle import RandomRateSampler, ShortCycleBatchSampler, ShortCycleDataset
 from common.distributed import all_gather_object
 from common.engine.cli import per_process_batch_size
-from common.engine.multigrid import ClipShape, MultigridPlan, short_cycle_batch_factors, short_cycle_crops
+from common.engine.multigrid import (ClipShape, MultigridError, MultigridPlan, check_capability, plan_from_config,
+                                     save_schedule_png, scaled_jitter, short_cycle_batch_factors, short_cycle_crops)
 from common.engine.multigrid_bn import bn_rule, load_sub_batchnorm_state, set_batchnorm_mode, sub_batchnorm_state
+from common.engine.schedules import LRSchedule
 
 DatasetFor = Callable[[ClipShape, int], Dataset]
 
@@ -141,3 +153,84 @@ class MultigridTraining:
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)  # worker seeds; common.data.loader reseeds it every epoch
+
+
+@dataclass
+class MultigridSetup:
+    """What :func:`prepare_multigrid` gives the entry point: the plan, the lr schedule replacing the recipe's,
+    the trainer hook, and the configuration the trainer runs with (``epochs`` = the plan's; the written
+    ``config.json`` keeps the base values, from which the plan is recomputed on resume)."""
+
+    plan: MultigridPlan
+    schedule: LRSchedule
+    hook: MultigridTraining
+    trainer_config: argparse.Namespace
+
+
+def multigrid_capability(recipe: Any, cfg: argparse.Namespace) -> tuple[bool, bool, str]:
+    """``(variable frames, variable crop, reason)`` from the recipe's ``multigrid_capability(cfg)``; a recipe
+    without that method declares neither (multigrid is then refused)."""
+    declare = getattr(recipe, "multigrid_capability", None)
+    if declare is None:
+        return False, False, f"projects.{getattr(recipe, 'name', '?')} does not declare multigrid support"
+    return declare(cfg)
+
+
+def shape_config(cfg: argparse.Namespace, shape: ClipShape, crop: int) -> argparse.Namespace:
+    """``cfg`` with the phase's frames, sampling rate and ``crop`` (and PySlowFast's scaled jitter minimum when
+    the recipe has ``--jitter-min``)."""
+    shaped = argparse.Namespace(**vars(cfg))
+    shaped.num_frames, shaped.sampling_rate, shaped.crop_size = shape.frames, shape.sampling_rate, crop
+    if getattr(cfg, "jitter_min", None) is not None and getattr(cfg, "jitter_max", None) is not None:
+        shaped.jitter_min, shaped.jitter_max = scaled_jitter(cfg.jitter_min, cfg.jitter_max, crop, shape.default_crop)
+    return shaped
+
+
+def recipe_dataset_for(recipe: Any, cfg: argparse.Namespace) -> DatasetFor:
+    """``dataset_for`` over ``recipe.dataset(shaped cfg, "train")``; a phase with fewer frames than the default
+    draws each clip's sampling rate in the phase's range when the dataset's frame sampler has a ``sampling_rate``."""
+
+    def dataset_for(shape: ClipShape, crop: int) -> Dataset:
+        dataset = recipe.dataset(shape_config(cfg, shape, crop), "train")
+        sampler = getattr(dataset, "sampler", None)
+        if shape.max_sampling_rate > shape.sampling_rate and hasattr(sampler, "sampling_rate"):
+            def with_rate(rate: int, base: Any = sampler) -> Any:
+                copy = _copy.copy(base)
+                copy.sampling_rate = rate
+                return copy
+
+            dataset.sampler = RandomRateSampler(with_rate, shape.sampling_rate, shape.max_sampling_rate)
+        return dataset
+
+    return dataset_for
+
+
+def prepare_multigrid(recipe: Any, cfg: argparse.Namespace, rank: int = 0, world_size: int = 1,
+                      log: Callable[[str], None] = print) -> MultigridSetup | None:
+    """Everything ``--multigrid-long`` / ``--multigrid-short`` change for a training run, or None when both are
+    off: refuses models that cannot take the clip sizes, recomputes the step schedule, logs it and writes
+    ``multigrid_schedule.png`` (lr, batch, frames, crop per epoch) into the run directory (main process)."""
+    if not (getattr(cfg, "multigrid_long", False) or getattr(cfg, "multigrid_short", False)):
+        return None
+    frames_ok, crop_ok, reason = multigrid_capability(recipe, cfg)
+    check_capability(cfg.multigrid_long, cfg.multigrid_short, frames_ok, crop_ok,
+                     f"{getattr(recipe, 'name', 'this project')} {getattr(cfg, 'variant', '')}".strip(), reason)
+    if getattr(cfg, "lr_policy", "step") != "step":
+        raise MultigridError(f"multigrid recomputes a step schedule (PySlowFast steps_with_relative_lrs); "
+                             f"--lr-policy {cfg.lr_policy} is not one")
+    steps = [0, *(int(step) for step in cfg.lr_steps)]
+    plan = plan_from_config(cfg, steps, [1.0, *cfg.lr_factors])
+    for line in plan.describe():
+        log(line)
+    if rank == 0:
+        path = save_schedule_png(plan, cfg.lr, Path(cfg.output_dir) / "multigrid_schedule.png", cfg.warmup_epochs,
+                                 cfg.warmup_start_lr)
+        log(f"multigrid schedule picture: {path}")
+    hook = MultigridTraining(plan, recipe_dataset_for(recipe, cfg), rank=rank, world_size=world_size,
+                             workers=cfg.workers, seed=cfg.seed, pin_memory=torch.cuda.is_available(),
+                             bn_base_size=cfg.multigrid_bn_base_size,
+                             bn_include=getattr(recipe, "multigrid_bn_include", None))
+    trainer_config = argparse.Namespace(**vars(cfg))
+    trainer_config.epochs = plan.epochs
+    return MultigridSetup(plan, plan.lr_schedule(cfg.lr, cfg.warmup_epochs, cfg.warmup_start_lr), hook,
+                          trainer_config)
