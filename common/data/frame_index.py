@@ -6,8 +6,8 @@ presentation timestamp (``frame_pts[i]``) so that a decoder started anywhere can
 ways to build it, chosen per file:
 
 - **demuxed** (fast, no decoding): the pts of every video packet, sorted. Used for mp4/mov and Matroska/WebM
-  (and AVI without frame reordering) when every packet has a timestamp, the timestamps are unique and decoding
-  starts on a keyframe. Packets the demuxer flags as *discard* are left out: an mp4 edit list (what a stream-copied
+  (and AVI without frame reordering) when every packet has a timestamp, the timestamps are unique, decoding
+  starts on a keyframe and no kept frame shows before it (an open-GOP cut: the decoder drops such leading frames). Packets the demuxer flags as *discard* are left out: an mp4 edit list (what a stream-copied
   cut writes) keeps the frames before the cut point in the file only as references, and a decode drops them. A
   corrupt packet (a truncated file) ends the index, as it ends a decode.
 - **decoded** (one full decode, no RGB conversion): the pts of the frames the decoder outputs, in output order,
@@ -92,6 +92,8 @@ def _demuxed_index(packets, seek_by_pts: bool) -> FrameIndex | None:
         return None
     frame_pts = np.asarray([pts for pts, _, _, discard in packets if not discard], dtype=np.int64)
     if frame_pts.size == 0 or np.unique(frame_pts).size != frame_pts.size:
+        return None
+    if frame_pts.min() < packets[0][0]:  # leading pictures of the first keyframe: a decoder may drop them
         return None
     frame_pts.sort()
     key_pts, key_seek, key_positions = _keyframes(packets, frame_pts, seek_by_pts)

@@ -104,6 +104,23 @@ def remux_shifted(path: Path, shift_frames: int = 5) -> Path:
     return out
 
 
+def cut_at_second_keyframe(path: Path) -> Path:
+    """Remux from the second keyframe on, as a cut at an open-GOP keyframe leaves it: the first frames in decode
+    order show before the keyframe and reference the dropped GOP (mp4 flags them discard, Matroska does not)."""
+    out = path.with_name(path.stem + "_gopcut" + path.suffix)
+    with av.open(str(path)) as source, av.open(str(out), "w") as target:
+        in_stream = source.streams.video[0]
+        out_stream = target.add_stream_from_template(in_stream)
+        keyframes = 0
+        for packet in source.demux(in_stream):
+            keyframes += packet.is_keyframe
+            if packet.size == 0 or keyframes < 2:
+                continue
+            packet.stream = out_stream
+            target.mux(packet)
+    return out
+
+
 def truncate(path: Path, keep: float = 0.6) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
@@ -119,6 +136,12 @@ CASES = (
          post=truncate),
     Case("mkv_h264_edit_shift", ".mkv", "libx264", 60, _x264(12), gop=12, post=remux_shifted),
     Case("mkv_hevc_open_gop", ".mkv", "libx265", 60, _x265(16, ":open-gop=1"), gop=16),
+    Case("mkv_hevc_open_gop_cut", ".mkv", "libx265", 60, _x265(16, ":open-gop=1"), gop=16,
+         post=cut_at_second_keyframe),
+    Case("mkv_h264_open_gop_cut", ".mkv", "libx264", 80, _x264(20, ":open-gop=1"), gop=20,
+         post=cut_at_second_keyframe),
+    Case("mp4_hevc_open_gop_cut", ".mp4", "libx265", 60, _x265(16, ":open-gop=1"), gop=16,
+         post=cut_at_second_keyframe),
     Case("mp4_hevc", ".mp4", "libx265", 50, _x265(10, ":open-gop=0"), gop=10),
     Case("ts_h264_gop20", ".ts", "libx264", 100, _x264(20), gop=20),
     Case("ts_h264_truncated", ".ts", "libx264", 80, _x264(16), gop=16, post=truncate),
