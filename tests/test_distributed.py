@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,40 @@ def test_two_process_gloo_ddp_equals_one_process(tmp_path):
     assert two["top1"] == one["top1"]
     log = (tmp_path / "two" / "log.txt").read_text()
     assert log.count("validation after epoch 2") == 1  # rank-0-only logging
+
+
+def _fake_slurm(tmp_path: Path, srun_body: str) -> dict[str, str]:
+    """``srun`` and ``scontrol`` stand-ins on PATH that record what happens to them in ``tmp_path``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(f"#!/bin/bash\n{srun_body}\n")
+    (bin_dir / "scontrol").write_text('#!/bin/bash\necho "$@" > "$MARKS/scontrol"\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "MARKS": str(tmp_path), "SLURM_JOB_ID": "77",
+            "MASTER_ADDR": "localhost", "PYTHON": sys.executable}
+
+
+def test_sbatch_template_forwards_sigterm_exits_143_and_requeues(tmp_path):
+    environ = _fake_slurm(tmp_path, 'trap \'echo saved > "$MARKS/step_term"; exit 143\' TERM\n'
+                                    'touch "$MARKS/step_started"\nwhile true; do sleep 0.1; done')
+    job = subprocess.Popen(["bash", "common/tools/slurm_train.sbatch", "projects.masnet.main", "--resume", "auto"],
+                           cwd=REPO, env=environ, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "step_started").exists():
+        assert time.monotonic() < deadline and job.poll() is None
+        time.sleep(0.1)
+    job.send_signal(signal.SIGTERM)  # what --signal=B:TERM@120 does before the time limit
+    assert job.wait(timeout=60) == 143
+    assert (tmp_path / "step_term").exists()  # the training step got the signal and saved
+    assert (tmp_path / "scontrol").read_text().split() == ["requeue", "77"]
+    assert "requeued job 77" in job.stdout.read()
+
+
+def test_sbatch_template_passes_a_finished_or_failed_step_through(tmp_path):
+    environ = _fake_slurm(tmp_path, "exit ${STEP_STATUS:-0}")
+    for status in (0, 1):
+        finished = subprocess.run(["bash", "common/tools/slurm_train.sbatch", "projects.masnet.main"], cwd=REPO,
+                                  env={**environ, "STEP_STATUS": str(status)}, capture_output=True, text=True)
+        assert finished.returncode == status
+    assert not (tmp_path / "scontrol").exists()

@@ -11,9 +11,12 @@ nor on the number of workers. The epoch comes from the sampler of :func:`common.
 items are ``(epoch, index)`` pairs, so persistent workers see it too) or from :meth:`VideoClipDataset.set_epoch`.
 
 Bad samples (:class:`BadSamplePolicy`): a video or frame folder that fails to open or decode raises a
-``VideoDecodeError`` naming the file. In training such a sample is replaced by another random one (counted and
-logged with the file name); a worker aborts the run with :class:`TooManyBadSamplesError` when its failures exceed
-``max_fail_fraction * max(attempts, len(dataset) / num_workers)``. In testing the error names the file and the view
+``VideoDecodeError`` naming the file. In training such a sample is replaced by another random one, and the item
+carries the failures in ``item["bad_samples"]`` (one string, one line per failed file with its list line and
+reason; empty when none), so they reach the main process from every worker; there
+:class:`common.engine.bad_samples.BadSampleLedger` logs them and enforces ``max_fail_fraction`` over the whole epoch
+and all ranks. ``max_retries`` replacements in a row failing raise :class:`SampleLoadError` at once. In testing the
+error names the file and the view
 and is raised, or with ``test_failure="report"`` the item comes back as ``{"missing": message, ...}`` and
 :func:`collate_views` moves it to ``batch["missing_views"]`` for ``MultiViewTestMeter.report_missing``.
 """
@@ -26,7 +29,7 @@ from typing import Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, default_collate, get_worker_info
+from torch.utils.data import Dataset, default_collate
 
 from common.data.annotations import VideoRecord
 from common.data.frame_folder import FrameFolderReader
@@ -43,7 +46,7 @@ class SampleLoadError(RuntimeError):
 
 
 class TooManyBadSamplesError(RuntimeError):
-    """More samples failed than the bad-sample policy allows."""
+    """More samples failed in an epoch than the bad-sample policy allows."""
 
 
 @dataclass
@@ -51,9 +54,9 @@ class BadSamplePolicy:
     """What a dataset does when a sample fails to load.
 
     Args:
-        max_retries: training: replacement samples tried for one item before giving up.
-        max_fail_fraction: training: abort when a worker's failures exceed this fraction of
-            ``max(its attempts, len(dataset) / num_workers)``.
+        max_retries: training: replacement samples tried for one item before giving up (``--bad-sample-retries``).
+        max_fail_fraction: training: the largest fraction of an epoch's loads that may fail, over all workers and
+            ranks (``--max-bad-fraction``); enforced by the trainer's ``BadSampleLedger``, which sets both fields.
         test_failure: testing: ``"raise"`` the error (naming file and view) or ``"report"`` the view as missing.
     """
 
@@ -202,25 +205,15 @@ class VideoClipDataset(Dataset):
             self.attempts += 1
             try:
                 clip = self._load(record, lambda n, fps: self.sampler.train_indices(n, numpy_rng, fps=fps))
-                return self._finish({"clip": clip, "label": record.label}, self.transform, generator, video_index, 0)
+                item = self._finish({"clip": clip, "label": record.label}, self.transform, generator, video_index, 0)
+                return {**item, "bad_samples": "\n".join(tried)}
             except (VideoDecodeError, IndexError, OSError) as error:
                 self.failures += 1
-                tried.append(f"{record.path} ({record.source}): {error}")
-                logger.warning("bad sample %s: %s (%d of %d loads failed in this process)", record.path, error,
-                               self.failures, self.attempts)
-                self._check_fail_fraction(tried)
+                tried.append(f"{record.path} ({record.source}): {error}".replace("\n", " "))
+                logger.warning("bad sample %s: %s", record.path, error)
                 video_index = int(numpy_rng.integers(0, len(self.records)))
-        raise SampleLoadError(f"{len(tried)} samples in a row failed to load:\n  " + "\n  ".join(tried))
-
-    def _check_fail_fraction(self, tried: list[str]) -> None:
-        info = get_worker_info()
-        workers = info.num_workers if info is not None else 1
-        allowed = self.policy.max_fail_fraction * max(self.attempts, len(self.records) / workers)
-        if self.failures > allowed:
-            raise TooManyBadSamplesError(
-                f"{self.failures} of {self.attempts} samples failed to load in this process, more than "
-                f"max_fail_fraction={self.policy.max_fail_fraction} allows; check the files with "
-                f"`python -m common.tools.check_videos`. Last failure: {tried[-1]}")
+        raise SampleLoadError(f"{len(tried)} samples in a row failed to load (--bad-sample-retries "
+                              f"{self.policy.max_retries}):\n  " + "\n  ".join(tried))
 
     def _test_item(self, index: int, generator: torch.Generator) -> dict[str, Any]:
         video_index, view_index = divmod(index, self.num_views)

@@ -51,7 +51,14 @@ def add_engine_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                        help="also keep checkpoints/epoch_XXXX.pth every N epochs (0: only last and best)")
     group.add_argument("--best-metric", type=str, default="top1",
                        help="validation metric (higher is better) that selects checkpoints/best.pth")
-    group.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
+    group.add_argument("--sync-bn", action="store_true",
+                       help="SyncBatchNorm: BatchNorm statistics over the whole global batch (all GPUs) instead of "
+                            "each process's share; GPUs only")
+    group.add_argument("--max-bad-fraction", type=float, default=0.05,
+                       help="stop when more than this fraction of an epoch's clip loads fail (unreadable videos are "
+                            "replaced by random others; each is named in log.txt), over all workers and processes")
+    group.add_argument("--bad-sample-retries", type=int, default=10,
+                       help="replacements one training item may try before the run stops")
     group.add_argument("--find-unused-parameters", action="store_true",
                        help="DDP find_unused_parameters (for models with parameters that get no gradient)")
     group.add_argument("--deterministic", action="store_true",
@@ -105,6 +112,14 @@ def engine_defaults(**overrides: Any) -> argparse.Namespace:
         raise KeyError(f"not engine flags: {unknown}")
     vars(args).update(overrides)
     return args
+
+
+def refuse_unusable_flags(config: argparse.Namespace, device: torch.device, world_size: int) -> None:
+    """Stop at start, with one line, on engine flags this machine cannot honour (``SystemExit``: no traceback)."""
+    if getattr(config, "sync_bn", False) and device.type != "cuda":
+        raise SystemExit(f"error: --sync-bn needs CUDA devices (SyncBatchNorm exchanges batch statistics with NCCL); "
+                         f"this run is on {device.type} with {world_size} process(es). Drop --sync-bn: each process "
+                         f"then normalises with the statistics of its own share of the batch")
 
 
 def per_process_batch_size(global_batch_size: int, world_size: int) -> int:

@@ -1,5 +1,11 @@
 """SIGTERM and Ctrl-C during training: remembered by a handler, acted on at the next optimiser step, on every rank
-at the same step (Slurm sends SIGTERM before the time limit; ``kill`` and schedulers send it too)."""
+at the same step (Slurm sends SIGTERM before the time limit; ``kill`` and schedulers send it too), and the exit
+status that tells a scheduler an interrupted run from a finished one.
+
+Exit status of the training entry points: 0 finished (or ``--max-steps`` reached); 143 (128 + SIGTERM) interrupted
+by SIGTERM, 130 (128 + SIGINT) interrupted by Ctrl-C, both after a checkpoint was saved (continue with
+``--resume auto``); 1 an error. A rank stopped by another rank's signal exits 143.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -45,3 +51,10 @@ class StopSignals:
 
     def name(self) -> str:
         return signal.Signals(self.signum).name if self.signum is not None else "a signal on another rank"
+
+
+def exit_status(status: str, signum: int | None) -> int:
+    """The process exit status for a :class:`~common.engine.trainer.TrainResult` status (see the module doc)."""
+    if status != "interrupted":
+        return 0
+    return 128 + (signum if signum is not None else signal.SIGTERM)

@@ -34,15 +34,16 @@ from tqdm import tqdm
 
 from common.data.device_transforms import IMAGENET_MEAN, IMAGENET_STD
 from common.distributed import DistInfo, all_gather_object, all_reduce_sum, convert_sync_batchnorm
+from common.engine.bad_samples import BadSampleLedger
 from common.engine.batch import ClipPreprocessor, Preprocess, move_to_device
 from common.engine.checkpoint import CheckpointManager, capture_rng_state, restore_rng_state
-from common.engine.cli import config_to_dict, save_resolved_config
+from common.engine.cli import config_to_dict, refuse_unusable_flags, save_resolved_config
 from common.engine.evaluate import MetricSums, autocast_context, topk_correct, validate
 from common.data.loader import batches_per_epoch, set_loader_epoch
 from common.engine.logging import RunLogger
 from common.engine.param_groups import freeze_partial_bn
 from common.engine.schedules import LRSchedule
-from common.engine.signals import StopSignals
+from common.engine.signals import StopSignals, exit_status
 
 AMP_DTYPES = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -53,13 +54,15 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """How :meth:`Trainer.fit` ended: ``status`` is ``finished``, ``max_steps`` or ``interrupted``."""
+    """How :meth:`Trainer.fit` ended: ``status`` is ``finished``, ``max_steps`` or ``interrupted``; ``exit_code``
+    is what the entry point exits with (0, or 143 / 130 after SIGTERM / Ctrl-C: ``common.engine.signals``)."""
 
     status: str
     epoch: int
     step: int
     best_metric: float | None
     last_validation: dict[str, float]
+    exit_code: int = 0
 
 
 def convert_memory_format(model: nn.Module) -> None:
@@ -117,6 +120,7 @@ class Trainer:
         if config.accum_steps < 1:
             raise ValueError(f"--accum-steps must be >= 1, got {config.accum_steps}")
 
+        refuse_unusable_flags(config, self.device, self.info.world_size)
         self.model = model.to(self.device)  # the bare module: what checkpoints hold
         if config.sync_bn and self.info.distributed:
             self.model = convert_sync_batchnorm(self.model)
@@ -139,6 +143,8 @@ class Trainer:
         self.last_validation: dict[str, float] = {}
         self._pending_rng: dict[str, Any] | None = None
         self.signals = StopSignals()
+        self.bad_samples = BadSampleLedger(config.max_bad_fraction, config.bad_sample_retries, self.logger.info,
+                                           rank=self.info.rank, distributed=self.info.distributed, device=self.device)
         self._progress: Any = None  # the whole run's tqdm bar
         self._run_start, self._run_batches = time.perf_counter(), 0  # this process's share of the run, for the ETA
 
@@ -157,6 +163,7 @@ class Trainer:
             "last_validation": dict(self.last_validation),
             "rng_per_rank": all_gather_object(capture_rng_state()),
             "logger": self.logger.state_dict(),
+            "bad_samples": self.bad_samples.state_dict(),
             "config": config_to_dict(self.config),
             **({"multigrid": self.multigrid.state_dict(self.model)} if self.multigrid is not None else {}),
         }
@@ -170,6 +177,7 @@ class Trainer:
         self.best_metric = state["best_metric"]
         self.last_validation = dict(state["last_validation"])
         self.logger.load_state_dict(state["logger"])
+        self.bad_samples.load_state_dict(state.get("bad_samples", {"epoch": self.epoch, "failures": 0}))
         if self.multigrid is not None and "multigrid" in state:
             self.multigrid.load_state_dict(state["multigrid"])
         rng_states = state["rng_per_rank"]
@@ -181,6 +189,7 @@ class Trainer:
 
     def save_checkpoint(self, is_best: bool = False, epoch_finished: int | None = None) -> None:
         self._raise_if_non_finite()
+        self.bad_samples.sync()
         self.checkpoints.save(self.state_dict(), epoch_finished=epoch_finished, is_best=is_best)
 
     # ---------------------------------------------------------------------------------------------- checks
@@ -238,8 +247,9 @@ class Trainer:
         if self.multigrid is not None:
             self.multigrid.finish(self.model)
         self.logger.save_curves()
-        return TrainResult(status if status != "epoch_done" else "finished", self.epoch, self.step,
-                           self.best_metric, self.last_validation)
+        status = status if status != "epoch_done" else "finished"
+        return TrainResult(status, self.epoch, self.step, self.best_metric, self.last_validation,
+                           exit_status(status, self.signals.signum))
 
     def _validate(self) -> bool:
         metrics = validate(self.forward_model, self.val_loader, self.preprocess, self.loss_fn, self.accuracy_fn,
@@ -261,6 +271,7 @@ class Trainer:
         """Train the rest of ``self.epoch``; returns ``epoch_done``, ``max_steps`` or ``interrupted``."""
         config, loader = self.config, self.train_loader
         total = batches_per_epoch(loader, self.epoch, config.seed)
+        self.bad_samples.start_epoch(self.epoch, loader, total * (loader.batch_size or 1) * self.info.world_size)
         to_discard = set_loader_epoch(loader, self.epoch, config.seed, skip_batches=self.batches_done)
         iterator = iter(loader)
         for _ in range(to_discard):  # the sampler cannot skip: consume the batches already trained on
@@ -288,6 +299,7 @@ class Trainer:
                 # Ctrl-C also reached the loader workers; the state is still that of the last optimiser step.
                 return self._interrupted()
             data_time = time.perf_counter() - tick
+            self.bad_samples.add(batch)
             group_start = batch_index - batch_index % accum
             group_size = min(accum, total - group_start)
             is_step = batch_index + 1 == group_start + group_size
@@ -321,6 +333,7 @@ class Trainer:
                 self.batches_done = batch_index + 1
                 if self.step % config.log_every == 0:
                     self._raise_if_non_finite()
+                    self.bad_samples.sync()
                     self._log_window(window, lr, batch_index + 1, total)
                     window = _Window(self.device)
                 if self.signals.requested(self.info.distributed, self.device):
@@ -330,6 +343,7 @@ class Trainer:
             progress.update(1)
             tick = time.perf_counter()
         self._raise_if_non_finite()
+        self.bad_samples.end_epoch()
         if window.batches:
             self._log_window(window, self.schedule.last_lr, total, total)
         return "epoch_done"

@@ -145,4 +145,4 @@ def main(argv: Sequence[str] | None = None) -> TrainResult:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main().exit_code)  # 143 / 130 after SIGTERM / Ctrl-C (saved; resume with --resume auto)

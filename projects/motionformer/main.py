@@ -28,7 +28,7 @@ from common.engine.cli import add_engine_args, parse_with_presets, per_process_b
 from common.engine.evaluate import topk_correct
 from common.engine.model_info import describe_model
 from common.engine.schedules import LRSchedule, steps_with_relative_lrs
-from common.engine.trainer import ClipPreprocessor, Trainer
+from common.engine.trainer import ClipPreprocessor, Trainer, TrainResult
 from projects.motionformer.configs import presets_for
 from projects.motionformer.data import add_data_args, test_dataset, train_dataset
 from projects.motionformer.model import (ATTN_BACKENDS, VARIANTS, Motionformer, build_model,
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> TrainResult:
     parser = build_parser()
     args = parse_with_presets(parser, presets_for(parser), argv)
     epic = is_two_head(args.variant)
@@ -180,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         trainer.logger.info(note)
     result = trainer.fit()
     trainer.logger.info(f"training {result.status} at epoch {result.epoch}, step {result.step}")
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main().exit_code)  # 143 / 130 after SIGTERM / Ctrl-C (saved; resume with --resume auto)
