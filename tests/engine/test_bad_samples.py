@@ -83,5 +83,5 @@ def test_a_list_over_the_limit_stops_with_the_files_in_the_log(synthetic_dataset
 def test_the_flags_set_the_limit_and_the_retries(synthetic_dataset, tmp_path):
     records = _records(synthetic_dataset, tmp_path, bad=5)
     trainer, _ = _fit(records, tmp_path, 0, epochs=1, max_bad_fraction=0.2, bad_sample_retries=3)
-    assert trainer.train_loader.dataset.policy.max_retries == 3
     assert trainer.fit().status == "finished"
+    assert trainer.train_loader.dataset.policy.max_retries == 3  # set before the workers started
