@@ -305,3 +305,30 @@ def plan_from_config(cfg: argparse.Namespace, steps: Sequence[int], relative_lrs
                           cfg.multigrid_epoch_factor, relative_lrs=relative_lrs,
                           reference_steps_bug=cfg.multigrid_reference_steps_bug)
 
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print a multigrid schedule (and draw it with ``--out``) without training."""
+    parser = argparse.ArgumentParser(description="print / draw the multigrid schedule of a base step schedule")
+    parser.add_argument("--steps", type=int, nargs="+", required=True, help="base lr steps, starting at 0")
+    parser.add_argument("--epochs", type=int, required=True, help="base epoch count")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--num-frames", type=int, default=8)
+    parser.add_argument("--crop-size", type=int, default=224)
+    parser.add_argument("--sampling-rate", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--warmup-epochs", type=float, default=0.0)
+    parser.add_argument("--warmup-start-lr", type=float, default=0.0)
+    parser.add_argument("--out", type=Path, default=None, help="write the schedule PNG here")
+    add_multigrid_args(parser)
+    cfg = parser.parse_args(argv)
+    if not (cfg.multigrid_long or cfg.multigrid_short):
+        parser.error("give --multigrid-long and/or --multigrid-short")
+    plan = plan_from_config(cfg, cfg.steps)
+    print("\n".join(plan.describe()))
+    if cfg.out is not None:
+        print(save_schedule_png(plan, cfg.lr, cfg.out, cfg.warmup_epochs, cfg.warmup_start_lr))
+
+
+if __name__ == "__main__":
+    main()
