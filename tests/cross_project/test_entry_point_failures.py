@@ -13,6 +13,7 @@ from projects.masnet import test as masnet_test
 from projects.motionformer import build_model as build_motionformer
 from projects.motionformer import data as motionformer_data
 from projects.motionformer import main as motionformer_main
+from projects.motionformer import test as motionformer_test
 
 
 def _engine_checkpoint(path, model, variant):
@@ -63,3 +64,11 @@ def test_both_projects_read_lists_with_another_separator(tmp_path):
     assert [(r.path, r.label) for r in records] == expected
     records = motionformer_data.read_records(motionformer_args, "train.csv")
     assert [(r.path, r.label) for r in records] == expected
+
+
+def test_motionformer_test_names_a_foreign_checkpoint(synthetic_dataset, tmp_path):
+    foreign = _engine_checkpoint(tmp_path / "mas.pth", build_masnet("masnet_tiny", 4, num_segments=4), "masnet_tiny")
+    argv = ["--preset", "tiny_synthetic", "--checkpoint", foreign, "--data-root", str(synthetic_dataset.root),
+            "--workers", "0", "--no-progress", "--output-dir", str(tmp_path / "test")]
+    with pytest.raises(CheckpointError, match=r"mas.pth does not match the model; \d+ missing: "):
+        motionformer_test.main(argv)

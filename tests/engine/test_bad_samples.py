@@ -2,10 +2,14 @@
 skipped file is in log.txt, each epoch ends with a count, and a list over the limit stops the run."""
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from torch import nn
 
 from common.data.annotations import VideoRecord
@@ -13,6 +17,7 @@ from common.data.datasets import TooManyBadSamplesError, VideoClipDataset
 from common.data.loader import build_loader
 from common.data.samplers import TSNSegmentSampler
 from common.data.transforms import RandomCrop
+from common.engine.bad_samples import BadSampleLedger
 from common.engine.batch import ClipPreprocessor
 from common.engine.cli import engine_defaults
 from common.engine.schedules import LRSchedule, multistep
@@ -85,3 +90,33 @@ def test_the_flags_set_the_limit_and_the_retries(synthetic_dataset, tmp_path):
     trainer, _ = _fit(records, tmp_path, 0, epochs=1, max_bad_fraction=0.2, bad_sample_retries=3)
     assert trainer.fit().status == "finished"
     assert trainer.train_loader.dataset.policy.max_retries == 3  # set before the workers started
+
+
+def _rank_main(rank: int, port: int, out: str) -> None:
+    """Rank 0 sees 1 failure, rank 1 sees 2 (in 2 batches) of a 20-clip epoch; then rank 1 sees 2 more."""
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    lines: list[str] = []
+    try:
+        ledger = BadSampleLedger(0.1, 3, lines.append, rank=rank, distributed=True)
+        ledger.start_epoch(0, None, samples=20)  # limit: 0.1 * 20 / 0.9 = 2.2 failures
+        ledger.add({"bad_samples": ["", f"r{rank}a.mp4 (list:1): broken"]})
+        ledger.add({"bad_samples": ["r1b.mp4 (list:2): broken" if rank else ""]})
+        ledger.end_epoch()  # 3 > 2.2: stops on both ranks at the same call
+    except Exception as error:  # noqa: BLE001 - reported to the test
+        lines.append(f"{type(error).__name__}: {error}")
+    finally:
+        dist.destroy_process_group()
+    Path(out, f"rank{rank}.json").write_text(json.dumps(lines))
+
+
+def test_two_ranks_count_one_epoch_together(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.start_processes(_rank_main, args=(port, str(tmp_path)), nprocs=2, start_method="spawn")
+    main, other = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert main[0] == "bad sample skipped (epoch 1): r0a.mp4 (list:1): broken"
+    assert "bad sample skipped on rank 1 (epoch 1): r1a.mp4 (list:1): broken" in main
+    assert "bad sample skipped on rank 1 (epoch 1): r1b.mp4 (list:2): broken" in main
+    assert main[-1].startswith("TooManyBadSamplesError: 3 sample loads failed in epoch 1 of 20 clips")
+    assert other == [main[-1]]  # rank 1 logs nothing itself and stops at the same point
