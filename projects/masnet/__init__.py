@@ -10,7 +10,7 @@ from .model import VARIANTS, MASNet, build_model, convert_reference_state_dict, 
 __all__ = ["VARIANTS", "SMOKE_ARGS", "MASNet", "build_model", "convert_reference_state_dict", "load_imagenet_resnet"]
 
 # CI's smoke run of the entry points (ci/SMOKE_CONTRACT.md): the small model on the session's synthetic clips.
-_SMOKE_DATA = ["--preset", "synthetic_tiny", "--data-root", "{data_root}", "--num_segments", "4", "--workers", "0",
+_SMOKE_DATA = ["--preset", "tiny_synthetic", "--data-root", "{data_root}", "--num_segments", "4", "--workers", "0",
                "--device", "cpu", "--no-progress"]
 SMOKE_ARGS: dict[str, list[str]] = {
     "train": _SMOKE_DATA + ["--output-dir", "{train_dir}", "--max-steps", "2", "--batch-size", "2"],

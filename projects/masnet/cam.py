@@ -1,11 +1,12 @@
 """Grad-CAM over a clip: where in every frame the model finds evidence for a class (the reference's ``CAM.py``).
 
-    python -m projects.masnet.cam --checkpoint runs/ssv1_8f/checkpoints/best.pth --preset ssv1_8f \
+    python -m projects.masnet.cam --checkpoint runs/ssv1_8f/checkpoints/best.pth \
         --data-root /data --video somethingv1/20bn-something-something-v1/100218 --out cam/100218
 
 Writes ``cam_frames.png`` (the sampled frames with their heat maps), ``cam_frame_XX.png`` per frame and
-``cam.mp4`` (H.264, PyAV). The input clip is the test view of ``test.py --test_crops 1``: segment centres, short
-side to ``--scale-size``, centre crop ``--input-size``. ``--video`` is a frame folder or a video file.
+``cam.mp4`` (H.264, PyAV). The input clip is the test view of ``test.py --num-crops 1``: segment centres, short
+side to ``--scale-size``, centre crop ``--crop-size``. ``--video`` is a frame folder or a video file. Flags and
+defaults are test.py's (the checkpoint's training configuration fills them; explicit flags win).
 
 The maps are Grad-CAM of the last ResNet stage: per frame, the channels are weighted by the spatial mean of the
 class score's gradient. With MAS-Net's head (global average pool, linear, mean over frames) that gradient is the
@@ -28,18 +29,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from common.data.device_transforms import IMAGENET_MEAN, IMAGENET_STD
 from common.data.frame_folder import FrameFolderReader
 from common.data.synthetic import write_h264
 from common.data.video_reader import VideoReader
-from common.engine.batch import ClipPreprocessor
-from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose
-from common.engine.cli import parse_with_presets
+from common.engine.app import parse_config
+from common.engine.checkpoint import load_state_dict_verbose
 from common.plots import colormap, save_heatmap_grid_png
-from projects.masnet.configs import presets_for
-from projects.masnet.data import add_data_args, class_names, clip_sampler, view_transform
-from projects.masnet.main import add_model_args, model_from_args, read_weights
+from projects.masnet.data import class_names, clip_sampler, view_transform
 from projects.masnet.model import MASNet
+from projects.masnet.recipe import RECIPE
 
 
 def grad_cam(model: MASNet, clip: torch.Tensor, class_index: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,14 +65,14 @@ def overlay(frames: np.ndarray, maps: np.ndarray, alpha: float = 0.5) -> np.ndar
 
 
 def read_clip(path: Path, args: argparse.Namespace) -> np.ndarray:
-    """The single test view of a video file or frame folder: uint8 ``[T, S, S, 3]``, S = ``--input-size``."""
+    """The single test view of a video file or frame folder: uint8 ``[T, S, S, 3]``, S = ``--crop-size``."""
     reader = FrameFolderReader(path, args.frame_template) if path.is_dir() else VideoReader(path)
     try:
-        indices = clip_sampler(args.num_segments, 1).test_indices(reader.num_frames, 0)
+        indices = clip_sampler(args.num_frames, 1).test_indices(reader.num_frames, 0)
         frames = torch.from_numpy(reader.read(indices)).permute(0, 3, 1, 2)  # [T, 3, H, W]
     finally:
         reader.close()
-    view = view_transform(args, args.input_size)({"clip": frames}, torch.Generator())["clip"]  # [T, 3, S, S]
+    view = view_transform(args, args.crop_size)({"clip": frames}, torch.Generator())["clip"]  # [T, 3, S, S]
     return view.permute(0, 2, 3, 1).numpy()  # [T, S, S, 3]
 
 
@@ -92,34 +90,25 @@ def write_cam(frames: np.ndarray, maps: np.ndarray, out_dir: Path, title: str, f
     return written
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m projects.masnet.cam", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", "--weights", dest="checkpoint", required=True)
-    parser.add_argument("--video", required=True, help="frame folder or video file (relative to --data-root)")
-    parser.add_argument("--class-index", type=int, default=None, help="class to explain (default: the prediction)")
-    parser.add_argument("--out", default="cam", help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    add_model_args(parser)
-    add_data_args(parser)
-    return parser
+def add_cam_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Grad-CAM")
+    group.add_argument("--video", default=None, help="frame folder or video file (relative to --data-root)")
+    group.add_argument("--class-index", type=int, default=None, help="class to explain (default: the prediction)")
+    group.add_argument("--out", default="cam", help="output folder")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
-    parser = build_parser()
-    args = parse_with_presets(parser, presets_for(parser), argv)
-    checkpoint = load_checkpoint(args.checkpoint)
-    trained = checkpoint.get("config", {}) if isinstance(checkpoint, dict) else {}
-    args.variant = trained.get("variant", args.variant)
-    args.num_segments = trained.get("num_segments", args.num_segments)
-    weights = read_weights(checkpoint, args.variant)
-    model = model_from_args(args, weights["fc.weight"].shape[0])
+    args, weights = parse_config(RECIPE, argv, "test", extra_args=add_cam_args)
+    if args.video is None:
+        raise SystemExit("--video is required")
+    model = RECIPE.build_model(args)
     load_state_dict_verbose(model, weights, strict=True)
     video = Path(args.video) if Path(args.video).is_absolute() else Path(args.data_root) / args.video
     if not video.exists():
-        parser.error(f"--video {video} does not exist")
+        raise SystemExit(f"--video {video} does not exist")
     frames = read_clip(video, args)
     clip = torch.from_numpy(frames).permute(3, 0, 1, 2)[None]  # [1, 3, T, S, S]
-    inputs, _ = ClipPreprocessor(IMAGENET_MEAN, IMAGENET_STD)(clip, None, False)
+    inputs, _ = RECIPE.preprocess(args)(clip, None, False)
     maps, logits = grad_cam(model, inputs, args.class_index)
     names = class_names(args)
     target = int(logits.argmax()) if args.class_index is None else args.class_index

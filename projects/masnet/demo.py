@@ -44,7 +44,7 @@ VARIANTS = ("masnet_tiny", "tsn_tiny")
 def run_variant(variant: str, data_root: Path, out: Path, epochs: int, seed: int, workers: int) -> dict[str, float]:
     """Train one variant, test it with 2 clips x 3 crops; returns the test metrics."""
     run_dir, test_dir = out / variant / "train", out / variant / "test"
-    common = ["--preset", "synthetic_tiny", "--data-root", str(data_root), "--workers", str(workers)]
+    common = ["--preset", "tiny_synthetic", "--data-root", str(data_root), "--workers", str(workers)]
     masnet_main.main(common + ["--variant", variant, "--output-dir", str(run_dir), "--epochs", str(epochs),
                                "--seed", str(seed), "--device", "cpu", "--no-progress"])
     return masnet_test.main(common + ["--checkpoint", str(run_dir / "checkpoints" / "last.pth"), "--num-clips", "2",
@@ -62,7 +62,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, workers: int = 1) ->
     results = {variant: run_variant(variant, dataset.root, out, settings["epochs"], seed, workers)
                for variant in VARIANTS}
     first_val = dataset.split_videos("val")[0]
-    masnet_cam.main(["--preset", "synthetic_tiny", "--data-root", str(dataset.root),
+    masnet_cam.main(["--preset", "tiny_synthetic", "--data-root", str(dataset.root),
                      "--checkpoint", str(out / "masnet_tiny" / "train" / "checkpoints" / "last.pth"),
                      "--video", str(dataset.frame_folder(first_val.video_id)), "--out", str(out / "masnet_tiny" / "cam")])
     chance = 100.0 / NUM_CLASSES

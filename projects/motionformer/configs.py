@@ -1,21 +1,22 @@
 """One preset per configuration file of the reference repository (configs/{K400,K600,SSV2,EK}/*.yaml).
 
-Keys are argparse destinations of ``main.py`` and ``test.py``; each entry point keeps the keys it has
-(:func:`presets_for`). Shared by every reference config (spec 2.1): AdamW, weight decay 0.05 on all parameters,
-step schedule x{1, 0.1, 0.01}, no warm-up, label smoothing 0.2, AMP, mean = std = 0.5, drop path 0.2.
+Keys are argparse destinations of the shared entry points (``recipe.py``; main.py and test.py share one parser).
+Shared by every reference config (spec 2.1): AdamW, weight decay 0.05 on all parameters, step schedule x{1, 0.1,
+0.01}, no warm-up, label smoothing 0.2, AMP, mean = std = 0.5, drop path 0.2. PySlowFast's ``SOLVER.STEPS [0, 20,
+30]`` / ``LRS [1, 0.1, 0.01]`` are ``lr_steps [20, 30]`` / ``lr_factors [0.1, 0.01]`` here (``--lr-steps`` are
+milestones after epoch 0 in every project).
 
 ``batch_size`` is the *global* batch the maintainer reports (issue #4): 256 for the 16x224 configs (8 nodes x 8 GPUs
-x 4 clips), 64 for -L / -HR (the YAML's 12 over 8 GPUs floors to 1 clip per GPU). With fewer GPUs keep the lr
-proportional to the global batch (linear scaling: ``lr = base_lr * batch / reference_batch``), see scripts/.
+x 4 clips), 64 for -L / -HR (the YAML's 12 over 8 GPUs floors to 1 clip per GPU); it is the reference batch of
+``--auto-scale-lr``, which keeps the lr proportional to the global batch with fewer GPUs (see scripts/).
 """
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 _COMMON: dict[str, Any] = {
-    "lr": 1e-4, "weight_decay": 0.05, "lr_steps": [0, 20, 30], "lr_factors": [1.0, 0.1, 0.01], "epochs": 35,
-    "label_smoothing": 0.2, "amp": "fp16", "drop_path": 0.2, "eval_every": 5, "save_every": 5,
+    "lr": 1e-4, "weight_decay": 0.05, "lr_policy": "step", "lr_steps": [20, 30], "lr_factors": [0.1, 0.01],
+    "epochs": 35, "label_smoothing": 0.2, "amp": "fp16", "drop_path": 0.2, "eval_every": 5, "save_every": 5,
     "num_frames": 16, "sampling_rate": 4, "crop_size": 224, "jitter_min": 256, "jitter_max": 320,
     "batch_size": 256, "test_batch_size": 64, "num_crops": 3, "original_traj_attn": True,
 }
@@ -29,7 +30,7 @@ _DATASETS: dict[str, dict[str, Any]] = {
              "train_list": "something-something-v2-train.json", "val_list": "something-something-v2-validation.json",
              "labels_json": "something-something-v2-labels.json", "frames_dir": "frames"},
     "ek": {"dataset": "epic", "num_classes": 97, "flip": True, "rand_augment": "rand-m15-mstd0.5-inc1",
-           "num_clips": 10, "bgr": True, "epochs": 50, "lr_steps": [0, 30, 40],
+           "num_clips": 10, "bgr": True, "epochs": 50, "lr_steps": [30, 40],
            "train_list": "EPIC_100_train.csv", "val_list": "EPIC_100_validation.csv", "frames_dir": "frames"},
 }
 # Larger models: lr 3.75e-5 = 1e-4 x 12 / 32 with the smaller per-node batch.
@@ -75,14 +76,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESETS["tiny_synthetic"] = {
     "variant": "motionformer_tiny", "dataset": "kinetics", "num_classes": 4, "num_frames": 8, "sampling_rate": 2,
     "target_fps": 25.0, "crop_size": 32, "jitter_min": 36, "jitter_max": 44, "flip": False, "color_jitter": True,
-    "lr": 1e-3, "weight_decay": 0.05, "lr_steps": [0], "lr_factors": [1.0], "epochs": 1, "label_smoothing": 0.2,
-    "amp": "off", "drop_path": 0.1, "batch_size": 2, "test_batch_size": 8, "workers": 0, "num_clips": 2,
-    "num_crops": 3,
+    "lr": 1e-3, "weight_decay": 0.05, "lr_policy": "constant", "lr_steps": [], "lr_factors": [], "epochs": 1,
+    "label_smoothing": 0.2, "count_flops": False, "amp": "off", "drop_path": 0.1, "batch_size": 2,
+    "test_batch_size": 8, "workers": 0, "num_clips": 2, "num_crops": 3,
     "train_list": "annotations/slowfast/train.csv", "val_list": "annotations/slowfast/val.csv",
 }
 
-
-def presets_for(parser: argparse.ArgumentParser) -> dict[str, dict[str, Any]]:
-    """Every preset restricted to the destinations ``parser`` knows (train-only keys vanish for test.py)."""
-    destinations = {action.dest for action in parser._actions}
-    return {name: {k: v for k, v in preset.items() if k in destinations} for name, preset in PRESETS.items()}

@@ -1,7 +1,7 @@
 """Motionformer's data pipelines (Kinetics, Something-Something v2, EPIC-KITCHENS-100) on ``common.data``.
 
 Each dataset dialect of the reference (spec section 4) is a choice of annotation reader, frame source, temporal
-sampler and transforms; ``add_data_args`` declares the flags that ``main.py`` and ``test.py`` share.
+sampler and transforms; ``add_data_args`` declares the dialect's flags.
 
 * Kinetics: PySlowFast csv, PyAV decoding, ``SlowFastClipSampler`` (16 x 4 at 30 fps), short-side jitter
   [256, 320], random 224 crop, flip, clip-consistent colour jitter; test 10 clips x 3 crops (short side = crop).
@@ -26,13 +26,10 @@ DATASETS = ("kinetics", "ssv2", "epic")
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by training and testing (dataset files, sampling, crop)."""
-    group = parser.add_argument_group("data")
+    """Motionformer's own data flags (``--data-root``, the lists, ``--num-frames``, ``--sampling-rate`` and
+    ``--crop-size`` are the engine's shared ones)."""
+    group = parser.add_argument_group("data (Motionformer)")
     group.add_argument("--dataset", choices=DATASETS, default="kinetics", help="data dialect of the reference")
-    group.add_argument("--data-root", type=str, default=".", help="root that relative annotation paths start from")
-    group.add_argument("--train-list", type=str, default="train.csv",
-                       help="training annotations (Kinetics csv, SSv2 json, EPIC-100 csv), relative to --data-root")
-    group.add_argument("--val-list", type=str, default="val.csv", help="validation / test annotations")
     group.add_argument("--path-label-separator", default=" ",
                        help="Kinetics csv field separator (PySlowFast DATA.PATH_LABEL_SEPARATOR); a path that "
                             "contains it must be double-quoted")
@@ -41,14 +38,20 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--frames-dir", type=str, default="",
                        help="SSv2 / EPIC: folder of the frame folders, relative to --data-root")
     group.add_argument("--frame-template", type=str, default=None,
-                       help="frame file names (default img_{:05d}.jpg, EPIC frame_{:010d}.jpg)")
-    group.add_argument("--num-frames", type=int, default=16, help="frames per clip")
-    group.add_argument("--sampling-rate", type=int, default=4, help="Kinetics / EPIC: frame stride at 30 fps")
+                       help="frame file names (None: img_{:05d}.jpg, EPIC frame_{:010d}.jpg)")
     group.add_argument("--target-fps", type=float, default=30.0, help="fps the sampling rate refers to")
     group.add_argument("--source-fps", type=float, default=60.0,
                        help="EPIC: fps of the frame folders (the reference infers 60, or 50 for P??_1?? videos)")
-    group.add_argument("--crop-size", type=int, default=224, help="train and test crop")
-    group.add_argument("--num-classes", type=int, default=400, help="classes (EPIC: verb classes; nouns are 300)")
+    group.add_argument("--rand-augment", type=str, default="", help="timm-style config, e.g. rand-m20-mstd0.5-inc1")
+    group.add_argument("--random-resized-crop", action=argparse.BooleanOptionalAction, default=False,
+                       help="Inception crop instead of jitter + crop")
+    group.add_argument("--jitter-min", type=int, default=256, help="training short side drawn from [min, max]")
+    group.add_argument("--jitter-max", type=int, default=320, help="see --jitter-min")
+    group.add_argument("--inverse-uniform", action=argparse.BooleanOptionalAction, default=False,
+                       help="draw 1 / short side uniformly (SSv2)")
+    group.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="training flip")
+    group.add_argument("--color-jitter", action=argparse.BooleanOptionalAction, default=False,
+                       help="brightness / contrast / saturation 0.4, p 0.8")
 
 
 def frame_template(args: argparse.Namespace) -> str:

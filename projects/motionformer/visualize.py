@@ -23,10 +23,11 @@ import torch
 from common.data.device_transforms import HALF_MEAN, HALF_STD
 from common.data.transforms import ShortSideResize, TestCrop
 from common.data.video_reader import VideoReader
-from common.plots import save_heatmap_grid_png
+from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose
 from common.engine.trainer import ClipPreprocessor
-from projects.motionformer.main import load_weights
+from common.plots import save_heatmap_grid_png
 from projects.motionformer.model import VARIANTS, Motionformer, build_model
+from projects.motionformer.recipe import read_weights
 
 
 def trajectory_attention_png(model: Motionformer, clip: torch.Tensor, query: tuple[int, int, int], path: str | Path,
@@ -84,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     model = build_model(args.variant, args.num_classes, num_frames=args.num_frames, img_size=args.crop_size,
                         attn_backend="math")
-    load_weights(model, args.checkpoint, args.variant, strict=True)
+    load_state_dict_verbose(model, read_weights(load_checkpoint(args.checkpoint), args.variant), strict=True)
     clip = read_clip(args.video, model.num_frames, args.stride, model.img_size)
     grid = model.img_size // model.patch_size
     query = tuple(args.query) if args.query else (model.num_frames // model.tubelet_size // 2, grid // 2, grid // 2)

@@ -6,29 +6,15 @@ import json
 
 import pytest
 
-from common.engine.cli import (add_engine_args, engine_defaults, parse_with_presets, per_process_batch_size,
+from common.engine.cli import (add_engine_args, engine_defaults, per_process_batch_size, read_config_file,
                                save_resolved_config)
 from common.engine.logging import RunLogger
-
-PRESETS = {"paper": {"epochs": 70, "batch_size": 32, "lr": 0.01, "amp": "bf16"}}
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     add_engine_args(parser)
     parser.add_argument("--lr", type=float, default=0.1)
     return parser
-
-
-def test_preset_sets_defaults_and_explicit_flags_win():
-    args = parse_with_presets(_parser(), PRESETS, ["--preset", "paper", "--epochs", "5"])
-    assert (args.epochs, args.batch_size, args.lr, args.amp, args.preset) == (5, 32, 0.01, "bf16", "paper")
-    plain = parse_with_presets(_parser(), PRESETS, ["--lr", "0.3"])
-    assert (plain.epochs, plain.lr, plain.preset) == (1, 0.3, None)
-    with pytest.raises(KeyError, match="momentum"):
-        parse_with_presets(_parser(), {"bad": {"momentum": 0.9}}, ["--preset", "bad"])
-    with pytest.raises(SystemExit):
-        parse_with_presets(_parser(), PRESETS, ["--preset", "nope"])
 
 
 def test_engine_defaults_and_batch_split():
@@ -42,11 +28,12 @@ def test_engine_defaults_and_batch_split():
 
 
 def test_save_resolved_config(tmp_path):
-    args = parse_with_presets(_parser(), PRESETS, ["--preset", "paper", "--output-dir", str(tmp_path)])
+    args = _parser().parse_args(["--lr", "0.01", "--output-dir", str(tmp_path)])
     path = save_resolved_config(args, tmp_path, extra={"model": {"parameters": 123}})
     record = json.loads(path.read_text())
-    assert record["config"]["lr"] == 0.01 and record["config"]["preset"] == "paper"
+    assert record["config"]["lr"] == 0.01 and record["config"]["output_dir"] == str(tmp_path)
     assert record["model"] == {"parameters": 123} and "torch" in record["environment"]
+    assert read_config_file(tmp_path) == read_config_file(path) == record["config"]
 
 
 def test_help_lists_engine_flags(capsys):
@@ -54,7 +41,7 @@ def test_help_lists_engine_flags(capsys):
         _parser().parse_args(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--amp {off,fp16,bf16}", "--resume RESUME", "--accum-steps", "--max-steps", "--sync-bn"):
+    for flag in ("--amp {off,fp16,bf16}", "--resume RESUME", "--accum-steps", "--max-steps", "--sync-bn, --no-sync-bn"):
         assert flag in text
 
 

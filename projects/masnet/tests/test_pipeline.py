@@ -10,26 +10,28 @@ import pytest
 import torch
 
 from common.data.video_reader import VideoReader
-from common.engine.cli import parse_with_presets
-from projects.masnet.configs import PRESETS, presets_for
+from common.engine.app import parse_config
+from projects.masnet.configs import PRESETS
 from projects.masnet.data import clip_sampler, flip_transform
 from projects.masnet.demo import run_demo
-from projects.masnet.main import build_parser, lr_schedule
-from projects.masnet.test import build_parser as build_test_parser
+from projects.masnet.recipe import RECIPE
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_parses_and_overrides(name: str) -> None:
-    args = parse_with_presets(build_parser(), PRESETS, ["--preset", name, "--lr", "0.123"])
-    assert args.lr == 0.123 and args.grad_clip == 20.0 and args.num_segments == PRESETS[name]["num_segments"]
-    test_args = parse_with_presets(build_test_parser(), presets_for(build_test_parser()),
-                                   ["--preset", name, "--checkpoint", "x.pth"])
-    assert test_args.val_list == PRESETS[name]["val_list"]
+def test_every_preset_resolves_and_explicit_flags_win(name: str, tmp_path) -> None:
+    category_file = PRESETS[name]["category_file"]
+    if category_file is not None:
+        (tmp_path / category_file).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / category_file).write_text("".join(f"class {i}\n" for i in range(174)))
+    args, _ = parse_config(RECIPE, ["--preset", name, "--data-root", str(tmp_path), "--lr", "0.123"], "train")
+    assert args.lr == 0.123 and args.grad_clip == 20.0 and args.num_frames == PRESETS[name]["num_frames"]
+    assert args.val_list == PRESETS[name]["val_list"] and args.reference_batch_size == PRESETS[name]["batch_size"]
 
 
-def test_mas_lr_schedule_matches_the_reference() -> None:
-    args = Namespace(lr_type="MAS_lr", lr=0.01, lr_steps=[30, 40, 50, 60], warmup=0, epochs=70)
-    schedule = lr_schedule(args)
+def test_mas_lr_schedule_matches_the_reference(tmp_path) -> None:
+    args, _ = parse_config(RECIPE, ["--num-classes", "2", "--train-list", "x", "--lr_type", "MAS_lr", "--lr", "0.01",
+                                    "--lr_steps", "30", "40", "50", "60", "--epochs", "70"], "train")
+    schedule = RECIPE.schedule(args)
     lrs = [schedule.lr_at(epoch + 0.5) for epoch in (0, 29, 30, 39, 40, 50, 59, 60, 69)]
     assert lrs == pytest.approx([1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 5e-5, 5e-5, 1e-5, 1e-5])
 

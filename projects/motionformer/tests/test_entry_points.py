@@ -6,10 +6,12 @@ import json
 import numpy as np
 import pytest
 
+from common.engine.app import build_parser
 from projects.motionformer import main as train_entry
 from projects.motionformer import test as test_entry
 from projects.motionformer import visualize
 from projects.motionformer.configs import PRESETS
+from projects.motionformer.recipe import RECIPE
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,7 @@ def test_multiview_test_sums_softmax_of_every_view(trained_run, synthetic_datase
 
 
 def test_every_preset_key_is_a_flag():
-    destinations = {action.dest for parser in (train_entry.build_parser(), test_entry.build_parser())
-                    for action in parser._actions}
+    destinations = set(vars(build_parser(RECIPE, "train").parse_args([])))
     for name, preset in PRESETS.items():
         assert set(preset) <= destinations, (name, set(preset) - destinations)
     assert len(PRESETS) == 21  # the 20 reference configs and the synthetic smoke preset
