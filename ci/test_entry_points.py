@@ -1,6 +1,6 @@
 """Every registered project's entry points run in CI: `--help` of main.py and test.py (as modules and as scripts),
-then a 2-step training run and a multi-view test on generated clips, driven by the project's ``SMOKE_ARGS``
-(contract: ``ci/SMOKE_CONTRACT.md``)."""
+every preset resolves, then a 2-step training run and a multi-view test on generated clips, driven by the project's
+``SMOKE_ARGS`` (contract: ``ci/SMOKE_CONTRACT.md``)."""
 from __future__ import annotations
 
 import contextlib
@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from projects import implemented_projects
+from common.engine.app import build_parser
+from projects import implemented_projects, recipes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROJECTS = implemented_projects()
+RECIPES = recipes()
 ENTRY_POINTS = ("main", "test")
 
 
@@ -82,6 +84,17 @@ def test_help_as_script_from_project_directory(project, script_help_runs):
         assert run is not None, f"projects/{project}/{script} --help did not run:\n{script_help_runs['', 'stderr']}"
         assert run["status"] == 0, f"projects/{project}/{script} --help failed: {run['status']}"
         assert "usage:" in run["stdout"].lower(), f"projects/{project}/{script} --help printed no usage"
+
+
+@pytest.mark.parametrize("project", list(RECIPES))
+def test_presets_are_flags_and_the_tiny_preset_exists(project):
+    recipe = RECIPES[project]
+    assert recipe.name == project, f"projects/{project}/recipe.py: RECIPE.name is {recipe.name!r}"
+    assert "tiny_synthetic" in recipe.presets, f"{project}: no tiny_synthetic preset (projects/README.md)"
+    destinations = set(vars(build_parser(recipe, "train").parse_args([])))
+    for name, preset in recipe.presets.items():
+        assert set(preset) <= destinations, f"{project} preset {name} sets non-flags {set(preset) - destinations}"
+        assert preset.get("variant", recipe.defaults.get("variant")) in recipe.variants, (project, name)
 
 
 def _filled(argv: list[str], **places: str) -> list[str]:

@@ -1,24 +1,34 @@
-"""Per-paper projects. Each subpackage that exports ``VARIANTS`` registers itself for benchmarks and CI.
+"""Per-paper projects. A folder ``projects/<p>/`` with a ``recipe.py`` is a project: nothing else to register.
 
-A project's ``__init__`` exports ``VARIANTS`` (its ``common.variants`` table, read by the cross-project layer),
-``build_model`` and ``convert_reference_state_dict`` (see ``../shared/CONVENTIONS.md``).
+Each project's ``recipe.py`` exposes ``RECIPE`` (a ``common.engine.recipe.Recipe``) and its ``__init__`` exports
+``VARIANTS``, ``build_model`` and ``convert_reference_state_dict`` (``../shared/CONVENTIONS.md``); the entry-point
+tests, the benchmarks and CI iterate over what :func:`recipes` and :func:`implemented_projects` discover.
 """
 from __future__ import annotations
 
 import importlib
-import pkgutil
+from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-PROJECT_NAMES = ("mgma", "st_abn", "masnet", "efficient_slowfast", "motionformer")
+if TYPE_CHECKING:
+    from common.engine.recipe import Recipe
+
+
+def project_names() -> list[str]:
+    """Folders of this package that hold a ``recipe.py``, sorted."""
+    return sorted(path.parent.name for path in Path(__file__).resolve().parent.glob("*/recipe.py"))
+
+
+def recipes() -> dict[str, "Recipe"]:
+    """Every project's ``RECIPE``, by project name."""
+    return {name: importlib.import_module(f"{__name__}.{name}.recipe").RECIPE for name in project_names()}
 
 
 def implemented_projects() -> dict[str, ModuleType]:
-    """Import every project package that exports a model registry, in ``PROJECT_NAMES`` order."""
+    """Every project package that exports a model (``VARIANTS`` and ``build_model``), by project name."""
     found = {}
-    present = {m.name for m in pkgutil.iter_modules(__path__)}
-    for name in PROJECT_NAMES:
-        if name not in present:
-            continue
+    for name in project_names():
         module = importlib.import_module(f"{__name__}.{name}")
         if hasattr(module, "VARIANTS") and hasattr(module, "build_model"):
             found[name] = module
