@@ -81,9 +81,17 @@ def _pre_parse(recipe: Recipe, argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_known_args(argv)[0]
 
 
-def _stored_layer(stored: Mapping[str, Any], excluded: frozenset[str], destinations: set[str],
+def _renamed_keys(recipe: Recipe) -> dict[str, str]:
+    """Destinations of the reference spellings (``--num_segments`` -> ``num_segments``) -> the shared flag's
+    (``num_frames``): configurations stored before a flag was renamed to the shared vocabulary still load."""
+    return {alias.lstrip("-").replace("-", "_"): flag.lstrip("-").replace("-", "_")
+            for flag, aliases in recipe.flag_aliases.items() for alias in aliases}
+
+
+def _stored_layer(stored: Mapping[str, Any], excluded: frozenset[str], destinations: set[str], renamed: dict[str, str],
                   source: str) -> dict[str, Any]:
     """The stored values this parser knows; keys of older versions or other tools are reported and skipped."""
+    stored = {renamed.get(key, key): value for key, value in stored.items()}
     unknown = sorted(set(stored) - destinations - excluded)
     if unknown:
         print(f"{source}: ignoring values that are not flags here: {', '.join(unknown)}", file=sys.stderr)
@@ -111,7 +119,8 @@ def parse_config(recipe: Recipe, argv: Sequence[str] | None, mode: str,
         parser.set_defaults(**{"reference_batch_size": preset.get("batch_size"), **preset, "preset": name})
     if pre.config is not None:
         stored = read_config_file(pre.config)
-        parser.set_defaults(**_stored_layer(stored, RUN_CONTROL_KEYS, destinations, pre.config))
+        parser.set_defaults(**_stored_layer(stored, RUN_CONTROL_KEYS, destinations, _renamed_keys(recipe),
+                                          pre.config))
     checkpoint = None
     if mode == "test" and pre.checkpoint is not None:
         checkpoint = load_checkpoint(pre.checkpoint)
@@ -120,7 +129,8 @@ def parse_config(recipe: Recipe, argv: Sequence[str] | None, mode: str,
             raise CheckpointError(f"{pre.checkpoint} is not a checkpoint of projects.{recipe.name}.main or of the "
                                   f"{recipe.name} reference: it was trained as {stored['variant']!r}")
         if isinstance(stored, dict):
-            parser.set_defaults(**_stored_layer(stored, TRAINING_RUN_KEYS, destinations, pre.checkpoint))
+            parser.set_defaults(**_stored_layer(stored, TRAINING_RUN_KEYS, destinations, _renamed_keys(recipe),
+                                              pre.checkpoint))
     cfg = parser.parse_args(argv)
     if mode == "test" and cfg.checkpoint is None:
         parser.error("--checkpoint is required")

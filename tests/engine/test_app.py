@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from common.engine.app import build_parser, parse_config, write_run_config
+from common.engine.checkpoint import CheckpointError
 from common.engine.cli import read_config_file, save_resolved_config
 from common.engine.recipe import Recipe, RecipeError
 from common.variants import Variant, variant_table
@@ -108,7 +109,8 @@ def _checkpoint(tmp_path, **config) -> str:
 
 
 def test_test_mode_fills_defaults_from_the_checkpoint_and_explicit_flags_win(tmp_path):
-    stored = dict(variant="fake_large", num_frames=32, lr=0.7, output_dir="runs/train", augment=True, renamed=1)
+    # num_segments: a run stored before the flag got its shared name (the recipe's alias of --num-frames).
+    stored = dict(variant="fake_large", num_segments=32, lr=0.7, output_dir="runs/train", augment=True, gone=1)
     checkpoint = _checkpoint(tmp_path, **stored)
     cfg, weights = parse_config(RECIPE, ["--checkpoint", checkpoint, "--jitter-min", "300", "--pretrained", "x"],
                                 "test")
@@ -120,6 +122,8 @@ def test_test_mode_fills_defaults_from_the_checkpoint_and_explicit_flags_win(tmp
     assert explicit.variant == "fake_small" and explicit.num_frames == 32  # the checkpoint's over the preset's
     with pytest.raises(SystemExit):
         parse_config(RECIPE, [], "test")
+    with pytest.raises(CheckpointError, match="trained as 'other_net'"):
+        parse_config(RECIPE, ["--checkpoint", _checkpoint(tmp_path, variant="other_net")], "test")
 
 
 def test_run_config_is_rewritten_at_every_start_and_changes_are_logged(tmp_path):
