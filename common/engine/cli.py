@@ -73,7 +73,8 @@ def add_engine_args(parser: argparse.ArgumentParser, aliases: Aliases | None = N
     add("--max-bad-fraction", type=float, default=0.05,
         help="stop when more than this fraction of an epoch's clip loads fail (unreadable videos are replaced by "
              "random others; each is named in log.txt), over all workers and processes")
-    add("--bad-sample-retries", type=int, default=10, help="replacements one training item may try before the run stops")
+    add("--bad-sample-retries", type=int, default=10,
+        help="replacements one training item may try before the run stops")
     add("--find-unused-parameters", action=argparse.BooleanOptionalAction, default=False,
         help="DDP find_unused_parameters (models with parameters that get no gradient)")
     add("--deterministic", action=argparse.BooleanOptionalAction, default=False,
