@@ -76,6 +76,11 @@ class ShortCycleBatchSampler(Sampler[list]):
     def __len__(self) -> int:
         return sum(1 for _ in self._sizes(len(self.sampler), self.start_batch))
 
+    @property
+    def epoch_samples(self) -> int:
+        """Items in a whole epoch's batches (the batch sizes vary, so not ``len(self) * batch size``)."""
+        return sum(self._sizes(len(self.sampler) + sum(self.batch_sizes[i % 3] for i in range(self.start_batch)), 0))
+
 
 class ShortCycleDataset(Dataset):
     """Sends ``(cycle, item)`` to ``datasets[cycle]`` (one dataset per short-cycle crop, same records)."""
@@ -87,6 +92,11 @@ class ShortCycleDataset(Dataset):
         if len(lengths) != 1:
             raise ValueError(f"the short-cycle datasets must hold the same items, got lengths {sorted(lengths)}")
         self.datasets = list(datasets)
+        policy = getattr(self.datasets[-1], "policy", None)
+        if policy is not None:  # one bad-sample policy for the three (the trainer sets its limits on ``.policy``)
+            self.policy = policy
+            for dataset in self.datasets:
+                dataset.policy = policy
 
     def __len__(self) -> int:
         return len(self.datasets[-1])

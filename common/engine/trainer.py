@@ -271,7 +271,8 @@ class Trainer:
         """Train the rest of ``self.epoch``; returns ``epoch_done``, ``max_steps`` or ``interrupted``."""
         config, loader = self.config, self.train_loader
         total = batches_per_epoch(loader, self.epoch, config.seed)
-        self.bad_samples.start_epoch(self.epoch, loader, total * (loader.batch_size or 1) * self.info.world_size)
+        clips = getattr(loader.batch_sampler, "epoch_samples", None) or total * (loader.batch_size or 1)  # multigrid
+        self.bad_samples.start_epoch(self.epoch, loader, clips * self.info.world_size)
         to_discard = set_loader_epoch(loader, self.epoch, config.seed, skip_batches=self.batches_done)
         iterator = iter(loader)
         for _ in range(to_discard):  # the sampler cannot skip: consume the batches already trained on

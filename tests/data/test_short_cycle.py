@@ -17,6 +17,7 @@ def test_batches_cycle_through_three_sizes_and_tag_items():
     assert [b[0][0] for b in batches] == [0, 1, 2, 0, 1, 2]
     assert [item for batch in batches for _, item in batch] == list(range(28))
     assert len(ShortCycleBatchSampler(sampler, 2, (4, 2, 1))) == len(batches)
+    assert ShortCycleBatchSampler(sampler, 2, (4, 2, 1)).epoch_samples == 28
     keep = ShortCycleBatchSampler(sampler, 2, (4, 2, 1), drop_last=False)
     assert [len(b) for b in keep] == [8, 4, 2, 8, 4, 2, 2] and len(keep) == 7
 
@@ -67,3 +68,14 @@ def test_loader_gives_each_cycle_its_crop_and_skips_through_set_loader_epoch():
 class _Short(Crops):
     def __len__(self) -> int:
         return 5
+
+
+def test_short_cycle_datasets_share_one_bad_sample_policy():
+    from common.data.datasets import BadSamplePolicy
+
+    datasets = [Crops(4), Crops(6), Crops(8)]
+    for dataset in datasets:
+        dataset.policy = BadSamplePolicy()
+    wrapped = ShortCycleDataset(datasets)
+    wrapped.policy.max_retries = 3  # what the trainer's bad-sample ledger does with the loader's dataset
+    assert all(dataset.policy.max_retries == 3 for dataset in datasets)
