@@ -12,7 +12,7 @@ Where a value comes from, lowest priority first:
    checkpoint's).
 
 Then the recipe's :meth:`~common.engine.recipe.Recipe.resolve` derives what depends on other values, and
-``--auto-scale-lr`` rescales ``--lr``. ``--print-config`` prints that resolved configuration and exits.
+``--auto-scale-lr`` rescales ``--lr`` (linear rule: ``batch-size x accum-steps / reference-batch-size``). ``--print-config`` prints that resolved configuration and exits.
 
 One parser serves both entry points, so one flag string works for both: ``test.py`` accepts the training flags and
 ignores them (``--pretrained`` and ``--finetune`` are dropped), ``main.py`` ignores the test-view flags.
@@ -146,9 +146,10 @@ def parse_config(recipe: Recipe, argv: Sequence[str] | None, mode: str,
     if cfg.auto_scale_lr:
         if cfg.reference_batch_size is None:
             parser.error("--auto-scale-lr needs --reference-batch-size or a --preset that records it")
-        # Recorded as the lr for this batch, so that rerunning the written config.json does not scale twice.
-        cfg.lr = cfg.lr * cfg.batch_size / cfg.reference_batch_size
-        cfg.reference_batch_size = cfg.batch_size
+        # The batch of one optimiser step; recorded as the lr's batch so that rerunning config.json scales once.
+        step_batch = cfg.batch_size * cfg.accum_steps
+        cfg.lr = cfg.lr * step_batch / cfg.reference_batch_size
+        cfg.reference_batch_size = step_batch
     if cfg.print_config:
         print(json.dumps(config_to_dict(cfg), indent=2, sort_keys=True))
         raise SystemExit(0)

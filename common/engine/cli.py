@@ -10,7 +10,8 @@ Meanings follow PySlowFast / MMAction2 where they agree:
   family's DataParallel batch; :func:`per_process_batch_size` splits it. ``--test-batch-size`` is the global number
   of views per test batch.
 * ``--lr`` is the base lr for ``--batch-size``; ``--auto-scale-lr`` scales it linearly by
-  ``batch-size / reference-batch-size`` (the reference batch is the preset's ``batch_size`` unless it says otherwise).
+  ``batch-size x accum-steps / reference-batch-size`` (the batch of one optimiser step over the preset's
+  ``batch_size`` unless the preset records another ``reference_batch_size``).
 * Schedules (``--lr-policy``): ``step`` = the lr is ``lr * lr_factors[i]`` from epoch ``lr_steps[i]`` on (the
   milestones never include 0; ``--lr-factors`` are multipliers of ``--lr``, not of the previous lr); ``cosine`` =
   half cosine from ``lr`` to ``--cosine-end-lr`` over ``--epochs``; ``constant``. ``--warmup-epochs`` precedes any
@@ -117,7 +118,8 @@ def add_shared_args(parser: argparse.ArgumentParser, variants: Sequence[str], pr
     add("--lr", type=float, default=0.01, help="base lr for the global --batch-size")
     add("--weight-decay", type=float, default=1e-4, help="weight decay")
     add("--auto-scale-lr", action=argparse.BooleanOptionalAction, default=False,
-        help="scale --lr by --batch-size / --reference-batch-size (linear rule); config.json records the result")
+        help="scale --lr by --batch-size x --accum-steps / --reference-batch-size (linear rule); config.json "
+             "records the result")
     add("--reference-batch-size", type=int, default=None,
         help="the batch --lr is meant for (default: the preset's --batch-size)")
     add("--lr-policy", choices=("step", "cosine", "constant"), default="step",

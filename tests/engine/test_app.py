@@ -98,6 +98,9 @@ def test_auto_scale_lr_uses_the_presets_reference_batch_once(tmp_path):
     save_resolved_config(cfg, tmp_path)
     rerun, _ = parse_config(RECIPE, ["--config", str(tmp_path)], "train")
     assert rerun.lr == pytest.approx(cfg.lr)  # recorded for its own batch: not scaled twice
+    accumulated, _ = parse_config(RECIPE, ["--preset", "paper", "--batch-size", "8", "--accum-steps", "4",
+                                           "--auto-scale-lr"], "train")
+    assert accumulated.lr == pytest.approx(0.1) and accumulated.reference_batch_size == 32  # 8 x 4 per step
     with pytest.raises(SystemExit):  # no preset, no reference batch
         parse_config(RECIPE, ["--auto-scale-lr"], "train")
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Motionformer-HR on Kinetics-400 (336 px, 16x8), reference config K400/motionformer_336_16x8.yaml.
-# Expected (reference model zoo, 10 clips x 3 crops): top-1 81.1, top-5 95.2.
+# Expected (k400_motionformer_336_16x8, 10x3 clips x crops, reference model zoo (README)): top1 81.1, top5 95.2
 # Reference batch: 64 clips in total = 64 GPUs (8 nodes x 8) x 1 per GPU, base lr 3.75e-5
 # (maintainer, issue #4; the YAML batch 12 floors to 1 clip per GPU). --batch-size is global here.
-# Fewer GPUs: keep 1 clip(s) per GPU and scale the lr linearly with the global batch:
-#   lr = 3.75e-5 x (GPUS x 1) / 64; e.g. 8 GPUs -> --batch-size 8 --lr 4.69e-06.
-#   Add --accum-steps K to reach the reference batch with fewer GPUs instead (then keep lr 3.75e-5).
+# Fewer GPUs: keep 1 clip(s) per GPU; --auto-scale-lr scales the preset's lr linearly from its
+# reference batch to GPUS x PER_GPU x ACCUM (ACCUM: --accum-steps; ACCUM=K reaches the reference batch with
+# K times fewer GPUs and keeps the reference lr).
 # Initialised from ImageNet ViT-B/16 (timm jx_vit_base_p16_224-80ecf9dd.pth, a local file).
 set -euo pipefail
 GPUS=${GPUS:-8}
@@ -13,8 +13,8 @@ PER_GPU=${PER_GPU:-1}
 DATA=${DATA:-data/kinetics400}
 OUT=${OUT:-runs/k400_motionformer_336_16x8}
 BATCH=$((GPUS * PER_GPU))
-LR=$(python -c "print(3.75e-5 * $BATCH / 64)")
+ACCUM=${ACCUM:-1}
 VIT=${VIT:-checkpoints/jx_vit_base_p16_224-80ecf9dd.pth}
 INIT=(--imagenet-weights "$VIT")
 torchrun --nproc_per_node "$GPUS" -m projects.motionformer.main --preset k400_motionformer_336_16x8 --data-root "$DATA" \
-    "${INIT[@]}" --batch-size "$BATCH" --lr "$LR" --output-dir "$OUT" --resume auto "$@"
+    "${INIT[@]}" --batch-size "$BATCH" --accum-steps "$ACCUM" --auto-scale-lr --output-dir "$OUT" --resume auto "$@"

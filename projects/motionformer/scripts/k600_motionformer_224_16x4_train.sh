@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Motionformer on Kinetics-600 (224 px, 16x4), reference config K600/motionformer_224_16x4.yaml.
-# Expected (reference model zoo, 10 clips x 3 crops): top-1 81.6, top-5 95.6.
+# Expected (k600_motionformer_224_16x4, 10x3 clips x crops, reference model zoo (README)): top1 81.6, top5 95.6
 # Reference batch: 256 clips in total = 64 GPUs (8 nodes x 8) x 4 per GPU, base lr 1e-4
 # (maintainer, issue #4). --batch-size is global here.
-# Fewer GPUs: keep 4 clip(s) per GPU and scale the lr linearly with the global batch:
-#   lr = 1e-4 x (GPUS x 4) / 256; e.g. 8 GPUs -> --batch-size 32 --lr 1.25e-05.
-#   Add --accum-steps K to reach the reference batch with fewer GPUs instead (then keep lr 1e-4).
+# Fewer GPUs: keep 4 clip(s) per GPU; --auto-scale-lr scales the preset's lr linearly from its
+# reference batch to GPUS x PER_GPU x ACCUM (ACCUM: --accum-steps; ACCUM=K reaches the reference batch with
+# K times fewer GPUs and keeps the reference lr).
 # Initialised from ImageNet ViT-B/16 (timm jx_vit_base_p16_224-80ecf9dd.pth, a local file).
 set -euo pipefail
 GPUS=${GPUS:-8}
@@ -13,8 +13,8 @@ PER_GPU=${PER_GPU:-4}
 DATA=${DATA:-data/kinetics600}
 OUT=${OUT:-runs/k600_motionformer_224_16x4}
 BATCH=$((GPUS * PER_GPU))
-LR=$(python -c "print(1e-4 * $BATCH / 256)")
+ACCUM=${ACCUM:-1}
 VIT=${VIT:-checkpoints/jx_vit_base_p16_224-80ecf9dd.pth}
 INIT=(--imagenet-weights "$VIT")
 torchrun --nproc_per_node "$GPUS" -m projects.motionformer.main --preset k600_motionformer_224_16x4 --data-root "$DATA" \
-    "${INIT[@]}" --batch-size "$BATCH" --lr "$LR" --output-dir "$OUT" --resume auto "$@"
+    "${INIT[@]}" --batch-size "$BATCH" --accum-steps "$ACCUM" --auto-scale-lr --output-dir "$OUT" --resume auto "$@"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Motionformer-L on Something-Something v2 (224 px, 32x3), reference config SSV2/motionformer_224_32x3.yaml.
-# Expected (reference model zoo, 1 clip x 3 crops): top-1 68.1, top-5 91.2.
+# Expected (ssv2_motionformer_224_32x3, 1x3 clips x crops, reference model zoo (README)): top1 68.1, top5 91.2
 # Reference batch: 64 clips in total = 64 GPUs (8 nodes x 8) x 1 per GPU, base lr 3.75e-5
 # (maintainer, issue #4; the YAML batch 12 floors to 1 clip per GPU). --batch-size is global here.
-# Fewer GPUs: keep 1 clip(s) per GPU and scale the lr linearly with the global batch:
-#   lr = 3.75e-5 x (GPUS x 1) / 64; e.g. 8 GPUs -> --batch-size 8 --lr 4.69e-06.
-#   Add --accum-steps K to reach the reference batch with fewer GPUs instead (then keep lr 3.75e-5).
+# Fewer GPUs: keep 1 clip(s) per GPU; --auto-scale-lr scales the preset's lr linearly from its
+# reference batch to GPUS x PER_GPU x ACCUM (ACCUM: --accum-steps; ACCUM=K reaches the reference batch with
+# K times fewer GPUs and keeps the reference lr).
 # Fine-tuned from a Kinetics-400 model of the same architecture (the reference used an internal one;
 # the released k400_*.pyth works), heads re-initialised.
 set -euo pipefail
@@ -14,8 +14,8 @@ PER_GPU=${PER_GPU:-1}
 DATA=${DATA:-data/ssv2}
 OUT=${OUT:-runs/ssv2_motionformer_224_32x3}
 BATCH=$((GPUS * PER_GPU))
-LR=$(python -c "print(3.75e-5 * $BATCH / 64)")
+ACCUM=${ACCUM:-1}
 K400=${K400:-checkpoints/k400_motionformer_224_32x3.pyth}
 INIT=(--finetune "$K400")
 torchrun --nproc_per_node "$GPUS" -m projects.motionformer.main --preset ssv2_motionformer_224_32x3 --data-root "$DATA" \
-    "${INIT[@]}" --batch-size "$BATCH" --lr "$LR" --output-dir "$OUT" --resume auto "$@"
+    "${INIT[@]}" --batch-size "$BATCH" --accum-steps "$ACCUM" --auto-scale-lr --output-dir "$OUT" --resume auto "$@"
