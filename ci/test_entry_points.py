@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -125,3 +126,13 @@ def test_two_step_train_then_multiview_test(project, synthetic_dataset, tmp_path
     with contextlib.closing(np.load(score_files[0], allow_pickle=False)) as scores:
         floats = [scores[key] for key in scores.files if np.issubdtype(scores[key].dtype, np.floating)]
     assert floats and all(np.isfinite(array).all() for array in floats), f"{project}: non-finite or no scores"
+
+
+def test_documented_commands_name_existing_presets():
+    """The sbatch template's example and the projects' scripts name presets their project defines."""
+    documents = [REPO_ROOT / "common" / "tools" / "slurm_train.sbatch", *REPO_ROOT.glob("projects/*/scripts/*.sh")]
+    for path in documents:
+        text = path.read_text()
+        commands = re.findall(r"projects\.(\w+)\.(?:main|test)\b[^\n]*?(?:\\\n[^\n]*?)*--preset ([a-z0-9_]+)", text)
+        for project, preset in commands:
+            assert preset in RECIPES[project].presets, f"{path.relative_to(REPO_ROOT)}: {project} has no preset {preset}"
