@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test MAS-Net R50 (ssv1_16f) with the protocol 1x1 (clips x crops).
-# Expected (reference README / average_scores.py): 51.91 top-1 / 80.23 top-5.
+# Expected (ssv1_16f, 1x1 clips x crops, paper / reference README): top1 51.91, top5 80.23
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv1/}
 RUNS=${RUNS:-runs/masnet}

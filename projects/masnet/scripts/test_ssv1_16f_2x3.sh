@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test MAS-Net R50 (ssv1_16f) with the protocol 2x3 (clips x crops).
-# Expected (reference README / average_scores.py): 53.39 top-1 / 81.77 top-5.
+# Expected (ssv1_16f, 2x3 clips x crops, paper / reference README): top1 53.39, top5 81.77
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv1/}
 RUNS=${RUNS:-runs/masnet}

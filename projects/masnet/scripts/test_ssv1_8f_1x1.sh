@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test MAS-Net R50 (ssv1_8f) with the protocol 1x1 (clips x crops).
-# Expected (reference README / average_scores.py): 49.21 top-1 / 77.89 top-5.
+# Expected (ssv1_8f, 1x1 clips x crops, paper / reference README): top1 49.21, top5 77.89
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv1/}
 RUNS=${RUNS:-runs/masnet}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test MAS-Net R50 (ssv1_8f) with the protocol 2x3 (clips x crops).
-# Expected (reference README / average_scores.py): 51.05 top-1 / 79.47 top-5.
+# Expected (ssv1_8f, 2x3 clips x crops, paper / reference README): top1 51.05, top5 79.47
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv1/}
 RUNS=${RUNS:-runs/masnet}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The paper's EN row: 8F + 16F ensemble on SSV1, 1x1 (run test_ssv1_8f_1x1.sh and test_ssv1_16f_1x1.sh first).
-# Expected (reference average_scores.py): 54.51 top-1 / 82.20 top-5. Logits summed with equal weight, as the reference.
+# Expected (ssv1_8f + ssv1_16f, 1x1 clips x crops, reference average_scores.py, logits of the two runs summed): top1 54.51, top5 82.20
 set -euo pipefail
 RUNS=${RUNS:-runs/masnet}
 cd "$(dirname "$0")/../../.."

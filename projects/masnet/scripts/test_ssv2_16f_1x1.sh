@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test MAS-Net R50 (ssv2_16f) with the protocol 1x1 (clips x crops).
-# Expected (reference README / average_scores.py): 62.99 top-1 / 88.47 top-5.
+# Expected (ssv2_16f, 1x1 clips x crops, paper / reference README): top1 62.99, top5 88.47
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv2/}
 RUNS=${RUNS:-runs/masnet}

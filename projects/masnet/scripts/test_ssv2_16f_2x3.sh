@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test MAS-Net R50 (ssv2_16f) with the protocol 2x3 (clips x crops).
-# Expected (reference README / average_scores.py): 65.09 top-1 / 89.84 top-5.
+# Expected (ssv2_16f, 2x3 clips x crops, paper / reference README): top1 65.09, top5 89.84
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv2/}
 RUNS=${RUNS:-runs/masnet}

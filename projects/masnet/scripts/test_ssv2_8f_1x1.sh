@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test MAS-Net R50 (ssv2_8f) with the protocol 1x1 (clips x crops).
-# Expected (reference README / average_scores.py): 61.41 top-1 / 87.03 top-5.
+# Expected (ssv2_8f, 1x1 clips x crops, paper / reference README): top1 61.41, top5 87.03
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv2/}
 RUNS=${RUNS:-runs/masnet}

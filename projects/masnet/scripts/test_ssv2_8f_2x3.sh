@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test MAS-Net R50 (ssv2_8f) with the protocol 2x3 (clips x crops).
-# Expected (reference README / average_scores.py): 63.88 top-1 / 88.74 top-5.
+# Expected (ssv2_8f, 2x3 clips x crops, paper / reference README): top1 63.88, top5 88.74
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv2/}
 RUNS=${RUNS:-runs/masnet}

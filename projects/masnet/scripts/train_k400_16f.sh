@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train MAS-Net R50 on Kinetics-400, 16 frames.
-# Expected: 75.7 top-1 / 92.6 top-5 at 10 clips x 3 crops (README). The reference ships only an 8F command; preset inferred.
+# Expected (k400_16f, 10x3 clips x crops, paper / reference README): top1 75.70, top5 92.60
+# The reference ships only an 8F command; preset inferred.
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds K400/}
 RUNS=${RUNS:-runs/masnet}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Divided on Kinetics-400 (224 px, 16x4), reference config K400/divided_224_16x4.yaml.
-# Expected (reference model zoo, 10 clips x 3 crops): top-1 78.5, top-5 93.8.
+# Expected (k400_divided_224_16x4, 10x3 clips x crops, reference model zoo (README)): top1 78.5, top5 93.8
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/k400_divided_224_16x4.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
 set -euo pipefail

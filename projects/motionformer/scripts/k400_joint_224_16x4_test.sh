@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Joint on Kinetics-400 (224 px, 16x4), reference config K400/joint_224_16x4.yaml.
-# Expected (reference model zoo, 10 clips x 3 crops): top-1 79.2, top-5 94.2.
+# Expected (k400_joint_224_16x4, 10x3 clips x crops, reference model zoo (README)): top1 79.2, top5 94.2
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/k400_joint_224_16x4.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Motionformer-HR on Kinetics-400 (336 px, 16x8), reference config K400/motionformer_336_16x8.yaml.
-# Expected (reference model zoo, 10 clips x 3 crops): top-1 81.1, top-5 95.2.
+# Expected (k400_motionformer_336_16x8, 10x3 clips x crops, reference model zoo (README)): top1 81.1, top5 95.2
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/k400_motionformer_336_16x8.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
 set -euo pipefail

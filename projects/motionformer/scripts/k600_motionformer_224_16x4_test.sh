@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Motionformer on Kinetics-600 (224 px, 16x4), reference config K600/motionformer_224_16x4.yaml.
-# Expected (reference model zoo, 10 clips x 3 crops): top-1 81.6, top-5 95.6.
+# Expected (k600_motionformer_224_16x4, 10x3 clips x crops, reference model zoo (README)): top1 81.6, top5 95.6
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/k600_motionformer_224_16x4.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Motionformer-HR on Kinetics-600 (336 px, 16x4), reference config K600/motionformer_336_16x4.yaml.
-# Expected (reference model zoo, 10 clips x 3 crops): top-1 82.7, top-5 96.1.
+# Expected (k600_motionformer_336_16x4, 10x3 clips x crops, reference model zoo (README)): top1 82.7, top5 96.1
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/k600_motionformer_336_16x8.pyth (README name; the config is 336_16x4)
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
 set -euo pipefail

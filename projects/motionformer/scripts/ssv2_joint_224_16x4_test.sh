@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Joint on Something-Something v2 (224 px, 16x4), reference config SSV2/joint_224_16x4.yaml.
-# Expected (reference model zoo, 1 clip x 3 crops): top-1 64.0, top-5 88.4.
+# Expected (ssv2_joint_224_16x4, 1x3 clips x crops, reference model zoo (README)): top1 64.0, top5 88.4
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/ssv2_joint_224_16x4.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
 set -euo pipefail

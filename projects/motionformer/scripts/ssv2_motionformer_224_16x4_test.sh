@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Motionformer on Something-Something v2 (224 px, 16x4), reference config SSV2/motionformer_224_16x4.yaml.
-# Expected (reference model zoo, 1 clip x 3 crops): top-1 66.5, top-5 90.1.
+# Expected (ssv2_motionformer_224_16x4, 1x3 clips x crops, reference model zoo (README)): top1 66.5, top5 90.1
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/ssv2_motionformer_224_16x4.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
 set -euo pipefail

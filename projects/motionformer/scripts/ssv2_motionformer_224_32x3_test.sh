@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Motionformer-L on Something-Something v2 (224 px, 32x3), reference config SSV2/motionformer_224_32x3.yaml.
-# Expected (reference model zoo, 1 clip x 3 crops): top-1 68.1, top-5 91.2.
+# Expected (ssv2_motionformer_224_32x3, 1x3 clips x crops, reference model zoo (README)): top1 68.1, top5 91.2
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/ssv2_motionformer_224_32x3.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
 set -euo pipefail
