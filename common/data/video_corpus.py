@@ -45,6 +45,7 @@ class Case:
     pix_fmt: str = "yuv420p"
     vfr: bool = False  # timestamps with irregular gaps (time base 1/1000)
     container_options: dict[str, str] = field(default_factory=dict)
+    audio_first: bool = False  # an AAC stream as stream 0, interleaved with the video
     post: Callable[[Path], Path] | None = None  # rewrites the written file (edit list, truncation)
 
 
@@ -64,6 +65,7 @@ def _x265(gop: int, extra: str = "") -> dict[str, str]:
 
 def write(path: Path, case: Case, clip: np.ndarray) -> None:
     with av.open(str(path), "w", options=dict(case.container_options)) as container:
+        audio = container.add_stream("aac", rate=16000) if case.audio_first else None
         stream = container.add_stream(case.codec, rate=30)
         stream.height, stream.width = clip.shape[1:3]
         stream.pix_fmt = case.pix_fmt
@@ -82,7 +84,13 @@ def write(path: Path, case: Case, clip: np.ndarray) -> None:
                 frame.pts, frame.time_base = pts, Fraction(1, 1000)
                 pts += (20, 33, 50, 41)[index % 4]  # irregular gaps, never equal neighbours
             container.mux(stream.encode(frame))
+            if audio is not None:  # about one video frame of silence
+                samples = av.AudioFrame.from_ndarray(np.zeros((1, 533), np.float32), format="fltp", layout="mono")
+                samples.sample_rate, samples.pts = 16000, index * 533
+                container.mux(audio.encode(samples))
         container.mux(stream.encode(None))
+        if audio is not None:
+            container.mux(audio.encode(None))
 
 
 def remux_shifted(path: Path, shift_frames: int = 5) -> Path:
@@ -156,6 +164,11 @@ CASES = (
     Case("webm_vp9_altref", ".webm", "libvpx-vp9", 50, {"deadline": "good", "cpu-used": "8", "auto-alt-ref": "1",
                                                          "lag-in-frames": "16"}, gop=25),
     Case("mkv_h264_vfr", ".mkv", "libx264", 60, _x264(12), gop=12, vfr=True),
+    Case("mkv_h264_audio_first", ".mkv", "libx264", 40, _x264(10), gop=10, audio_first=True),
+    Case("mp4_h264_one_frame", ".mp4", "libx264", 1, _x264(10), gop=10),
+    Case("mp4_h264_two_frames", ".mp4", "libx264", 2, _x264(10), gop=10),
+    Case("webm_vp8", ".webm", "libvpx", 40, {"deadline": "realtime", "cpu-used": "8"}, gop=10),
+    Case("mkv_av1", ".mkv", "libsvtav1", 30, {"preset": "12"}, gop=10),
 )
 
 
