@@ -19,8 +19,18 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) -m pytest -p no:cacheprovider --durations=15
 
+# The same without the tests marked slow (trained demos, subprocess and multi-process runs): a quick check.
+test-fast: $(STAMP)
+	OMP_NUM_THREADS=2 $(PY) -m pytest -p no:cacheprovider -m "not slow" --durations=10
+
 demo: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) -m projects.masnet.demo --out demo_runs/masnet
+
+# Every benchmark in its tiny mode (seconds each; results go to the git-ignored benchmarks/results/_tiny).
+bench-tiny: $(STAMP)
+	OMP_NUM_THREADS=2 $(PY) -m benchmarks.model_speed --tiny
+	OMP_NUM_THREADS=2 $(PY) -m benchmarks.loader_speed --tiny
+	OMP_NUM_THREADS=2 $(PY) -m benchmarks.attention_kernels --tiny
 
 # Re-bless the ci/ golden logits on purpose after an intended model change.
 bless: $(STAMP)
