@@ -55,13 +55,13 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     """``--help`` shows each flag's default (after ``--preset`` / ``--config``) and keeps the description's lines."""
 
 
-def build_parser(recipe: Recipe, mode: str,
-                 extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.ArgumentParser:
+def build_parser(recipe: Recipe, mode: str, extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
+                 prog: str | None = None) -> argparse.ArgumentParser:
     """The parser of ``mode`` (``"train"`` or ``"test"``): shared + engine + the recipe's (+ a tool's) flags."""
     entry = "main" if mode == "train" else "test"
     description = (type(recipe).__doc__ or "").strip()
-    parser = argparse.ArgumentParser(prog=f"python -m projects.{recipe.name}.{entry}", description=description,
-                                     formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(prog=prog or f"python -m projects.{recipe.name}.{entry}",
+                                     description=description, formatter_class=HelpFormatter)
     presets = [*recipe.presets, *(alias for alias, name in PRESET_ALIASES.items() if name in recipe.presets)]
     add_shared_args(parser, list(recipe.variants), presets, recipe.flag_aliases)
     add_engine_args(parser, recipe.flag_aliases)
@@ -101,11 +101,12 @@ def _stored_layer(stored: Mapping[str, Any], excluded: frozenset[str], destinati
 
 
 def parse_config(recipe: Recipe, argv: Sequence[str] | None, mode: str,
-                 extra_args: Callable[[argparse.ArgumentParser], None] | None = None
+                 extra_args: Callable[[argparse.ArgumentParser], None] | None = None, prog: str | None = None
                  ) -> tuple[argparse.Namespace, dict[str, torch.Tensor] | None]:
-    """The resolved configuration (see the module docstring), and in test mode the checkpoint's weights."""
+    """The resolved configuration (see the module docstring), and in test mode the checkpoint's weights. Tools
+    with the test flags plus their own (Grad-CAM) pass ``extra_args`` and their ``prog``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(recipe, mode, extra_args)
+    parser = build_parser(recipe, mode, extra_args, prog)
     destinations = set(vars(parser.parse_args([])))
     pre = _pre_parse(recipe, argv)
     if pre.preset is not None:

@@ -98,7 +98,7 @@ def add_cam_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
-    args, weights = parse_config(RECIPE, argv, "test", extra_args=add_cam_args)
+    args, weights = parse_config(RECIPE, argv, "test", extra_args=add_cam_args, prog="python -m projects.masnet.cam")
     if args.video is None:
         raise SystemExit("--video is required")
     model = RECIPE.build_model(args)
