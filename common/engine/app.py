@@ -40,6 +40,8 @@ from common.engine.cli import (add_engine_args, add_shared_args, config_to_dict,
 from common.engine.evaluate import multiview_test
 from common.engine.logging import RunLogger
 from common.engine.model_info import describe_model
+from common.engine.multigrid import MultigridError, add_multigrid_args
+from common.engine.multigrid_loop import check_multigrid, prepare_multigrid
 from common.engine.recipe import Recipe, RecipeError
 from common.engine.trainer import AMP_DTYPES, Trainer, TrainResult
 
@@ -65,6 +67,7 @@ def build_parser(recipe: Recipe, mode: str, extra_args: Callable[[argparse.Argum
     presets = [*recipe.presets, *(alias for alias, name in PRESET_ALIASES.items() if name in recipe.presets)]
     add_shared_args(parser, list(recipe.variants), presets, recipe.flag_aliases)
     add_engine_args(parser, recipe.flag_aliases)
+    add_multigrid_args(parser)
     recipe.add_args(parser)
     if extra_args is not None:
         extra_args(parser)
@@ -142,7 +145,9 @@ def parse_config(recipe: Recipe, argv: Sequence[str] | None, mode: str,
             cfg.pretrained = cfg.finetune = None  # training-only: the checkpoint holds every weight
             weights = recipe.weights(checkpoint, cfg)
         recipe.resolve(cfg, mode, weights)
-    except RecipeError as error:
+        if mode == "train":
+            check_multigrid(recipe, cfg)
+    except (RecipeError, MultigridError) as error:
         parser.error(str(error))
     if cfg.auto_scale_lr:
         if cfg.reference_batch_size is None:
@@ -184,14 +189,17 @@ def train(recipe: Recipe, argv: Sequence[str] | None = None) -> TrainResult:
     batch_size = per_process_batch_size(cfg.batch_size, info.world_size)
     train_set = recipe.dataset(cfg, "train")
     loader_args = dict(num_workers=cfg.workers, seed=cfg.seed, rank=info.rank, world_size=info.world_size)
-    train_loader = build_loader(train_set, batch_size, train=True, **loader_args)
+    # Multigrid: per-phase loaders from the hook, its schedule and epoch count (config.json keeps the base values).
+    multigrid = prepare_multigrid(recipe, cfg, info.rank, info.world_size, logger.info)
+    train_loader = build_loader(train_set, batch_size, train=True, **loader_args) if multigrid is None else None
     val_loader = None
     if cfg.val_list:
         val_loader = build_loader(recipe.dataset(cfg, "val"), batch_size, train=False, **loader_args)
     optimizer = recipe.optimizer(cfg, model, log=logger.info)
-    trainer = Trainer(model, optimizer, recipe.schedule(cfg), recipe.loss(cfg), train_loader, cfg,
+    trainer = Trainer(model, optimizer, recipe.schedule(cfg) if multigrid is None else multigrid.schedule,
+                      recipe.loss(cfg), train_loader, cfg if multigrid is None else multigrid.trainer_config,
                       val_loader=val_loader, preprocess=recipe.preprocess(cfg), accuracy_fn=recipe.accuracy(cfg),
-                      dist_info=info, logger=logger)
+                      dist_info=info, logger=logger, multigrid=None if multigrid is None else multigrid.hook)
     write_run_config(cfg, argv, logger.info)
     example = None
     if cfg.count_flops:  # [1, 3, T, H, W]: one clip at the configured size

@@ -221,6 +221,18 @@ def multigrid_plan(steps: Sequence[int], epochs: int, batch_size: int, frames: i
     return MultigridPlan(new_steps, lrs, new_epochs, phases, batch_size, frames, crop, sampling_rate, short_cycle)
 
 
+def multigrid_clip_sizes(frames: int, crop: int, long_cycle: bool, short_cycle: bool) -> tuple[list[int], list[int]]:
+    """Every frame count and crop a multigrid run feeds the model (for a recipe's capability check, e.g. patch or
+    tubelet divisibility)."""
+    frame_counts, crops = {frames}, {crop}
+    if long_cycle:
+        frame_counts |= {int(round(frames * t)) for t, _ in LONG_CYCLE_FACTORS}
+        crops |= {int(round(crop * s)) for _, s in LONG_CYCLE_FACTORS}
+    if short_cycle:
+        crops |= {int(round(crop * factor)) for factor in SHORT_CYCLE_FACTORS}
+    return sorted(frame_counts), sorted(crops)
+
+
 def short_cycle_crops(shape: ClipShape) -> tuple[int, int, int]:
     """The three crops a short cycle visits: ``0.5`` and ``1/sqrt2`` of the default crop, then the phase's crop."""
     small, middle = (int(round(factor * shape.default_crop)) for factor in SHORT_CYCLE_FACTORS)

@@ -157,9 +157,10 @@ def _generator(seed: int) -> torch.Generator:
 
 @dataclass
 class MultigridSetup:
-    """What :func:`prepare_multigrid` gives the entry point: the plan, the lr schedule replacing the recipe's,
-    the trainer hook, and the configuration the trainer runs with (``epochs`` = the plan's; the written
-    ``config.json`` keeps the base values, from which the plan is recomputed on resume)."""
+    """What :func:`prepare_multigrid` gives the entry point: the plan, the lr schedule (the long cycle's; with the
+    short cycle alone, the recipe's over the stretched ``lr_steps`` and ``epochs``), the trainer hook, and the
+    configuration the trainer runs with (``epochs`` = the plan's; the written ``config.json`` keeps the base
+    values, from which the plan is recomputed on resume)."""
 
     plan: MultigridPlan
     schedule: LRSchedule
@@ -205,21 +206,30 @@ def recipe_dataset_for(recipe: Any, cfg: argparse.Namespace) -> DatasetFor:
     return dataset_for
 
 
-def prepare_multigrid(recipe: Any, cfg: argparse.Namespace, rank: int = 0, world_size: int = 1,
-                      log: Callable[[str], None] = print) -> MultigridSetup | None:
-    """Everything ``--multigrid-long`` / ``--multigrid-short`` change for a training run, or None when both are
-    off: refuses models that cannot take the clip sizes, recomputes the step schedule, logs it and writes
-    ``multigrid_schedule.png`` (lr, batch, frames, crop per epoch) into the run directory (main process)."""
+def check_multigrid(recipe: Any, cfg: argparse.Namespace) -> MultigridPlan | None:
+    """Refuse what multigrid cannot train (:class:`MultigridError`, a usage error) and return the plan (None when
+    both cycles are off); cheap, so the entry points call it while parsing."""
     if not (getattr(cfg, "multigrid_long", False) or getattr(cfg, "multigrid_short", False)):
         return None
     frames_ok, crop_ok, reason = multigrid_capability(recipe, cfg)
     check_capability(cfg.multigrid_long, cfg.multigrid_short, frames_ok, crop_ok,
                      f"{getattr(recipe, 'name', 'this project')} {getattr(cfg, 'variant', '')}".strip(), reason)
-    if getattr(cfg, "lr_policy", "step") != "step":
-        raise MultigridError(f"multigrid recomputes a step schedule (PySlowFast steps_with_relative_lrs); "
+    step_policy = getattr(cfg, "lr_policy", "step") == "step"
+    if cfg.multigrid_long and not step_policy:
+        raise MultigridError(f"the long cycle recomputes a step schedule (PySlowFast steps_with_relative_lrs); "
                              f"--lr-policy {cfg.lr_policy} is not one")
-    steps = [0, *(int(step) for step in cfg.lr_steps)]
-    plan = plan_from_config(cfg, steps, [1.0, *cfg.lr_factors])
+    steps = [0, *(int(step) for step in cfg.lr_steps)] if step_policy else [0]
+    return plan_from_config(cfg, steps, [1.0, *cfg.lr_factors] if step_policy else [1.0])
+
+
+def prepare_multigrid(recipe: Any, cfg: argparse.Namespace, rank: int = 0, world_size: int = 1,
+                      log: Callable[[str], None] = print) -> MultigridSetup | None:
+    """Everything ``--multigrid-long`` / ``--multigrid-short`` change for a training run, or None when both are
+    off: refuses models that cannot take the clip sizes, recomputes the step schedule, logs it and writes
+    ``multigrid_schedule.png`` (lr, batch, frames, crop per epoch) into the run directory (main process)."""
+    plan = check_multigrid(recipe, cfg)
+    if plan is None:
+        return None
     for line in plan.describe():
         log(line)
     if rank == 0:
@@ -232,5 +242,9 @@ def prepare_multigrid(recipe: Any, cfg: argparse.Namespace, rank: int = 0, world
                              bn_include=getattr(recipe, "multigrid_bn_include", None))
     trainer_config = argparse.Namespace(**vars(cfg))
     trainer_config.epochs = plan.epochs
-    return MultigridSetup(plan, plan.lr_schedule(cfg.lr, cfg.warmup_epochs, cfg.warmup_start_lr), hook,
-                          trainer_config)
+    if plan.phases:
+        schedule = plan.lr_schedule(cfg.lr, cfg.warmup_epochs, cfg.warmup_start_lr)
+    else:  # short cycle alone: the recipe's own schedule over the stretched steps and epochs
+        trainer_config.lr_steps = plan.steps[1:] if cfg.lr_policy == "step" else cfg.lr_steps
+        schedule = recipe.schedule(trainer_config)
+    return MultigridSetup(plan, schedule, hook, trainer_config)

@@ -77,6 +77,11 @@ class MASNetRecipe(Recipe):
                            help="test.py: crop at --scale-size instead of --crop-size")
         add_data_args(parser)
 
+    def multigrid_capability(self, cfg: argparse.Namespace) -> tuple[bool, bool, str]:
+        """Any crop (global pooling); not another clip length: the temporal shift and the attention modules are
+        built for ``--num-frames`` segments, so only ``--multigrid-short`` applies."""
+        return False, True, f"the temporal shift and attention are built for --num-frames {cfg.num_frames} segments"
+
     def resolve(self, cfg: argparse.Namespace, mode: str, weights: Mapping[str, torch.Tensor] | None) -> None:
         if cfg.lr_type == "cos_lr":
             cfg.lr_policy = "cosine"

@@ -18,6 +18,7 @@ from common.data.device_transforms import MixupCutmix, soft_target_cross_entropy
 from common.engine.batch import ClipPreprocessor, Preprocess
 from common.engine.checkpoint import unwrap_state_dict
 from common.engine.evaluate import topk_correct
+from common.engine.multigrid import multigrid_clip_sizes
 from common.engine.recipe import AccuracyFn, Log, LossFn, Recipe, RecipeError, ViewSpec
 from projects.motionformer.configs import PRESETS
 from projects.motionformer.data import add_data_args, test_dataset, train_dataset
@@ -97,6 +98,19 @@ class MotionformerRecipe(Recipe):
         group.add_argument("--mixup-alpha", type=float, default=0.0, help="off in every reference config")
         group.add_argument("--cutmix-alpha", type=float, default=0.0, help="off in every reference config")
         add_data_args(parser)
+
+    def multigrid_capability(self, cfg: argparse.Namespace) -> tuple[bool, bool, str]:
+        """The position tables are interpolated to any clip, but every frame count must divide by the tubelet and
+        every crop by the patch; multigrid's crops (0.5 / 0.707 of ``--crop-size``, e.g. 158 of 224) do not."""
+        arch = self.variant(cfg).arch
+        patch, tubelet = arch.get("patch_size", 16), arch.get("tubelet_size", 2)
+        frames, crops = multigrid_clip_sizes(cfg.num_frames, cfg.crop_size, cfg.multigrid_long, cfg.multigrid_short)
+        bad_frames = [t for t in frames if t % tubelet]
+        bad_crops = [s for s in crops if s % patch]
+        reason = "; ".join(part for part in (
+            f"frame counts {bad_frames} do not divide by the {tubelet}-frame tubelet" if bad_frames else "",
+            f"crops {bad_crops} do not divide by the {patch}-pixel patch" if bad_crops else "") if part)
+        return not bad_frames, not bad_crops, reason
 
     def resolve(self, cfg: argparse.Namespace, mode: str, weights: Mapping[str, torch.Tensor] | None) -> None:
         epic = is_epic(cfg)

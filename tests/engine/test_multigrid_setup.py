@@ -32,6 +32,12 @@ class Recipe:
     def multigrid_capability(self, cfg):
         return self.capability
 
+    def schedule(self, cfg):
+        from common.engine.schedules import LRSchedule, cosine, multistep
+
+        policy = cosine(cfg.lr, cfg.epochs) if cfg.lr_policy == "cosine" else multistep(cfg.lr, cfg.lr_steps)
+        return LRSchedule(policy, cfg.lr)
+
     def dataset(self, cfg, split):
         assert split == "train"
         return FakeDataset(cfg)
@@ -62,6 +68,9 @@ def test_off_by_default_and_refusals(tmp_path):
     cosine.lr_policy = "cosine"
     with pytest.raises(MultigridError, match="step schedule"):
         prepare_multigrid(Recipe(), cosine)
+    cosine.multigrid_long, cosine.multigrid_short = False, True  # the short cycle alone stretches any schedule
+    setup = prepare_multigrid(Recipe(), cosine)
+    assert setup.trainer_config.epochs == 150 and setup.schedule.policy(150) == pytest.approx(0.0)
 
 
 def test_long_and_short_cycle_setup(tmp_path):

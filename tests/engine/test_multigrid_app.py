@@ -1,0 +1,40 @@
+"""Multigrid from the entry points: two flags on main.py (MAS-Net: short cycle only, refused long cycle with the
+reason; Motionformer: refused, patch-indivisible crops), the schedule picture written at start."""
+from __future__ import annotations
+
+import pytest
+
+from common.engine.app import train
+from projects.masnet.recipe import RECIPE as MASNET
+from projects.motionformer.recipe import RECIPE as MOTIONFORMER
+
+
+def _masnet_args(synthetic_dataset, output, *flags):
+    return ["--preset", "tiny_synthetic", "--data-root", str(synthetic_dataset.root), "--num_segments", "4",
+            "--workers", "0", "--device", "cpu", "--no-progress", "--output-dir", str(output), "--batch-size", "2",
+            "--no-count-flops", *flags]
+
+
+def test_masnet_short_cycle_trains_from_main(synthetic_dataset, tmp_path):
+    result = train(MASNET, _masnet_args(synthetic_dataset, tmp_path, "--multigrid-short", "--max-steps", "3"))
+    assert result.status == "max_steps" and result.step == 3
+    log = (tmp_path / "log.txt").read_text()
+    assert "short cycle crops (28, 40, 56) with batches x(4, 2, 1)" in log
+    assert (tmp_path / "multigrid_schedule.png").stat().st_size > 0
+
+
+def test_masnet_long_cycle_refused_with_the_reason(synthetic_dataset, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train(MASNET, _masnet_args(synthetic_dataset, tmp_path, "--multigrid-long"))
+    assert stop.value.code == 2
+    message = capsys.readouterr().err
+    assert "--multigrid-long" in message and "built for --num-frames 4 segments" in message
+    assert "--multigrid-short only" in message
+
+
+def test_motionformer_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train(MOTIONFORMER, ["--variant", "motionformer_224_16x4", "--train-list", "x.csv", "--multigrid-short",
+                             "--output-dir", str(tmp_path), "--device", "cpu"])
+    assert stop.value.code == 2
+    assert "crops [158] do not divide by the 16-pixel patch" in capsys.readouterr().err
