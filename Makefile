@@ -31,6 +31,7 @@ bench-tiny: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) -m benchmarks.model_speed --tiny
 	OMP_NUM_THREADS=2 $(PY) -m benchmarks.loader_speed --tiny
 	OMP_NUM_THREADS=2 $(PY) -m benchmarks.attention_kernels --tiny
+	OMP_NUM_THREADS=2 $(PY) -m benchmarks.multigrid_speed --tiny
 
 # Re-bless the ci/ golden logits on purpose after an intended model change.
 bless: $(STAMP)

@@ -23,10 +23,11 @@ over ``recipe.dataset`` with the phase's ``num_frames`` / ``sampling_rate`` / ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy as _copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -71,6 +72,7 @@ class MultigridTraining:
         self.bn_base_size, self.bn_include = bn_base_size, bn_include
         self.epoch_tagged, self.log = epoch_tagged, log
         self.phase: int | None = None
+        self.bn_mode = ("plain", 1)
         self.loader: DataLoader | None = None
         self._pending: tuple[int, Any] | None = None
 
@@ -93,6 +95,7 @@ class MultigridTraining:
             if mode == "plain" and self.world_size > 1:
                 mode = "sub"  # one split per process: the eval statistics cover every process's clips
             switched = set_batchnorm_mode(model, mode, size, self.bn_include)
+            self.bn_mode = (mode, size)
             message += f"; BN {mode} x{size} ({switched} layers, {batch} clips per process)"
             if self._pending is not None and self._pending[0] == phase:
                 load_sub_batchnorm_state(model, self._pending[1])
@@ -123,6 +126,18 @@ class MultigridTraining:
                               generator=_generator(self.seed), **options)
         return DataLoader(dataset, batch_sampler=ShortCycleBatchSampler(sampler, batch, factors, drop_last=True),
                           generator=_generator(self.seed), **options)
+
+    @contextlib.contextmanager
+    def plain_batchnorm(self, model: nn.Module) -> Iterator[None]:
+        """Plain BN inside the block (e.g. for precise BN statistics, which read and write the plain running
+        statistics), the phase's BN mode again after it, started from the statistics the block left."""
+        mode, size = self.bn_mode
+        set_batchnorm_mode(model, "plain", 1, self.bn_include)
+        try:
+            yield
+        finally:
+            if mode != "plain":
+                set_batchnorm_mode(model, mode, size, self.bn_include)
 
     def close(self) -> None:
         """Stop the current loader's workers (persistent workers live in the loader's iterator)."""

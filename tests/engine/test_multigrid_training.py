@@ -107,6 +107,11 @@ def test_sub_bn_active_in_big_batch_phase(tmp_path):
     trainer = job.build_trainer(args)
     trainer.multigrid.loader_for_epoch(trainer.model, 0)
     assert isinstance(trainer.model.bn, SubBatchNorm) and trainer.model.bn.splits == 8
+    with trainer.multigrid.plain_batchnorm(trainer.model):  # e.g. precise BN statistics
+        assert type(trainer.model.bn) is torch.nn.BatchNorm3d
+        trainer.model.bn.running_mean.fill_(0.25)
+    assert isinstance(trainer.model.bn, SubBatchNorm) and torch.equal(trainer.model.bn.split_mean,
+                                                                         torch.full((64,), 0.25))
     trainer.multigrid.loader_for_epoch(trainer.model, trainer.multigrid.plan.epochs - 1)
     assert type(trainer.model.bn) is torch.nn.BatchNorm3d
 
