@@ -17,8 +17,8 @@ continues bit for bit, also across a phase boundary. At the end of training the 
 :func:`prepare_multigrid` is the entry points' side: from the flags and the recipe it refuses models that cannot
 take variable clips (the recipe's ``multigrid_capability(cfg) -> (variable frames, variable crop, reason)``;
 without it, multigrid is refused), recomputes the schedule, writes ``multigrid_schedule.png`` and builds the hook
-over ``recipe.dataset`` with the phase's ``num_frames`` / ``sampling_rate`` / ``crop_size`` (and a scaled
-``jitter_min`` when the recipe has one).
+over ``recipe.dataset`` with the phase's ``num_frames`` / ``sampling_rate`` / ``crop_size`` (and the jitter
+minimum scaled with the crop: ``jitter_min`` or ``jitter_scales[0]``).
 """
 from __future__ import annotations
 
@@ -194,11 +194,13 @@ def multigrid_capability(recipe: Any, cfg: argparse.Namespace) -> tuple[bool, bo
 
 def shape_config(cfg: argparse.Namespace, shape: ClipShape, crop: int) -> argparse.Namespace:
     """``cfg`` with the phase's frames, sampling rate and ``crop`` (and PySlowFast's scaled jitter minimum when
-    the recipe has ``--jitter-min``)."""
+    the recipe has ``--jitter-min`` / ``--jitter-max`` or ``--jitter-scales MIN MAX``)."""
     shaped = argparse.Namespace(**vars(cfg))
     shaped.num_frames, shaped.sampling_rate, shaped.crop_size = shape.frames, shape.sampling_rate, crop
     if getattr(cfg, "jitter_min", None) is not None and getattr(cfg, "jitter_max", None) is not None:
         shaped.jitter_min, shaped.jitter_max = scaled_jitter(cfg.jitter_min, cfg.jitter_max, crop, shape.default_crop)
+    if getattr(cfg, "jitter_scales", None) is not None:
+        shaped.jitter_scales = list(scaled_jitter(*cfg.jitter_scales, crop, shape.default_crop))
     return shaped
 
 

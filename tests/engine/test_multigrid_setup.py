@@ -48,7 +48,7 @@ def _cfg(tmp_path, *flags):
     vars(cfg).update(epochs=100, batch_size=64, num_frames=16, crop_size=112, sampling_rate=2, lr_policy="step",
                      lr_steps=[30, 50, 60, 145], lr_factors=[0.1, 0.01, 0.001, 1e-4], lr=0.01, warmup_epochs=34,
                      warmup_start_lr=0.01, output_dir=str(tmp_path), workers=0, seed=0, variant="ghostnet",
-                     jitter_min=125, jitter_max=160)
+                     jitter_min=125, jitter_max=160, jitter_scales=[125, 160])
     return cfg
 
 
@@ -88,6 +88,7 @@ def test_long_and_short_cycle_setup(tmp_path):
     dataset = setup.hook.dataset_for(first, 56)  # the short cycle's smallest crop (0.5 x 112)
     assert (dataset.cfg.num_frames, dataset.cfg.crop_size) == (4, 56)
     assert (dataset.cfg.jitter_min, dataset.cfg.jitter_max) == (62, 160)  # round(125 * 56 / 112)
+    assert dataset.cfg.jitter_scales == [62, 160]  # the Efficient-SlowFast spelling
     assert isinstance(dataset.sampler, RandomRateSampler) and (dataset.sampler.low, dataset.sampler.high) == (2, 8)
     rng = np.random.default_rng(0)
     spans = {int(np.ptp(dataset.sampler.train_indices(1000, rng))) for _ in range(200)}
