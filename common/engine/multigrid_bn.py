@@ -7,15 +7,15 @@ switches BN to *sub-batch* BN with ``int(factor)`` splits, below 1 to BN *synchr
 * :class:`SubBatchNorm`: clip ``j`` of a batch goes to split ``j % splits`` (PySlowFast's strided split, which
   composes with the rank-strided sharding of :class:`~common.data.loader.ShardedSampler`: the splits of two
   processes are exactly the splits one process forms on the global batch). Each split has its own running
-  statistics (``split_mean``, ``split_var``: attributes, neither in the state dict nor broadcast by DDP); the plain ``running_mean`` / ``running_var``
-  are their aggregate (mean of the means; mean of the variances plus the variance of the means), over every
-  process's splits, refreshed when the module leaves training mode and before a ``state_dict`` in training mode
-  (collectives under DDP: the trainer calls both on every rank, and turns the modules back into plain BN at the
-  end of training). The module
-  has exactly the parameter and buffer names of the BN it replaces, so checkpoints always hold plain-BN keys and
-  load strictly into a plain model (the renaming bug of spec efficient_slowfast.md quirk Q3 cannot occur).
-  Inputs whose first dimension folds frames into the batch (TSN-style 2-D BN on ``[B*T, C, H, W]``) are split by
-  clip when :func:`track_clip_batch` tells the modules the clip count.
+  statistics (``split_mean``, ``split_var``: attributes, neither in the state dict nor broadcast by DDP); the plain
+  ``running_mean`` / ``running_var`` are their aggregate (mean of the means; mean of the variances plus the
+  variance of the means) over every process's splits, refreshed when the module leaves training mode and before a
+  ``state_dict`` in training mode (collectives under DDP: the trainer calls both on every rank, and turns the
+  modules back into plain BN at the end of training). The module has exactly the parameter and buffer names of the
+  BN it replaces, so checkpoints always hold plain-BN keys and load strictly into a plain model (the renaming bug
+  of spec efficient_slowfast.md quirk Q3 cannot occur). Inputs whose first dimension folds frames into the batch
+  (TSN-style 2-D BN on ``[B*T, C, H, W]``) are split by clip when :func:`track_clip_batch` tells the modules the
+  clip count.
 * :class:`GroupSyncBatchNorm`: batch statistics summed over a group of consecutive ranks with differentiable
   collectives; it works with gloo on CPU (``torch.nn.SyncBatchNorm`` is GPU-only) and updates the running
   statistics as plain BN does on the union (unbiased variance).

@@ -40,7 +40,8 @@ from common.distributed import all_gather_object
 from common.engine.cli import per_process_batch_size
 from common.engine.multigrid import (ClipShape, MultigridError, MultigridPlan, check_capability, plan_from_config,
                                      save_schedule_png, scaled_jitter, short_cycle_batch_factors, short_cycle_crops)
-from common.engine.multigrid_bn import bn_rule, load_sub_batchnorm_state, set_batchnorm_mode, sub_batchnorm_state
+from common.engine.multigrid_bn import (bn_rule, load_sub_batchnorm_state, set_batchnorm_mode, sub_batchnorm_state,
+                                        track_clip_batch)
 from common.engine.schedules import LRSchedule
 
 DatasetFor = Callable[[ClipShape, int], Dataset]
@@ -68,7 +69,8 @@ class MultigridTraining:
                  epoch_tagged: bool = True, log: Callable[[str], None] | None = None) -> None:
         self.plan, self.dataset_for = plan, dataset_for
         self.rank, self.world_size = rank, world_size
-        self.workers, self.persistent_workers, self.pin_memory, self.seed = workers, persistent_workers, pin_memory, seed
+        self.workers, self.persistent_workers = workers, persistent_workers
+        self.pin_memory, self.seed = pin_memory, seed
         self.bn_base_size, self.bn_include = bn_base_size, bn_include
         self.epoch_tagged, self.log = epoch_tagged, log
         self.phase: int | None = None
@@ -94,6 +96,7 @@ class MultigridTraining:
             mode, size = bn_rule(batch, self.bn_base_size)
             if mode == "plain" and self.world_size > 1:
                 mode = "sub"  # one split per process: the eval statistics cover every process's clips
+            track_clip_batch(model)  # frame-folded BN inputs ([B*T, C, H, W]) split by clip
             switched = set_batchnorm_mode(model, mode, size, self.bn_include)
             self.bn_mode = (mode, size)
             message += f"; BN {mode} x{size} ({switched} layers, {batch} clips per process)"
