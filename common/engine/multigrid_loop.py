@@ -101,7 +101,10 @@ class MultigridTraining:
             self.bn_mode = (mode, size)
             message += f"; BN {mode} x{size} ({switched} layers, {batch} clips per process)"
             if self._pending is not None and self._pending[0] == phase:
-                load_sub_batchnorm_state(model, self._pending[1])
+                try:
+                    load_sub_batchnorm_state(model, self._pending[1])
+                except ValueError as error:  # e.g. resumed on another number of processes: splits differ
+                    message += f"; sub-batch BN statistics restart from the plain ones ({error})"
             self._pending = None
         if self.plan.short_cycle:
             crops, factors = short_cycle_crops(shape), short_cycle_batch_factors(shape)
