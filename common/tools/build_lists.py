@@ -15,6 +15,17 @@ the map of another split. From Something-Something v1/v2 or Jester label files p
         --split something-something-v2-train.json --frames-root data/ssv2/frames --template "{:06d}.jpg" \\
         --out train_videofolder.txt --classes-out category.txt
 
+From the official split files of UCF101 (``classInd.txt`` + ``trainlist0N.txt`` / ``testlist0N.txt``) or HMDB51
+(``testTrainMulti_7030_splits/<class>_test_splitN.txt``), with **0-based** labels (UCF101's class ids are 1-based;
+PySlowFast uses a csv label as the class index directly)::
+
+    python -m common.tools.build_lists ucf101 --labels ucfTrainTestlist/classInd.txt \
+        --split ucfTrainTestlist/trainlist01.txt --out ucf101/train.csv --classes-out ucf101/classes.txt
+    python -m common.tools.build_lists hmdb51 --split testTrainMulti_7030_splits --split-id 1 --subset test \
+        --out hmdb51/test.csv
+    python -m common.tools.build_lists ucf101 --labels classInd.txt --split testlist01.txt --format rawframes \
+        --frames-root data/ucf101/frames --out test_frames.txt     # frame folders named like the videos
+
 Paths in the lists are relative to the tree root / frames root (give that root as ``--data-root`` when training),
 or absolute with ``--absolute``. A missing or empty frame folder is an error naming it, unless ``--skip-missing``.
 A path that contains the separator (Kinetics class names have spaces: ``air drumming/``) is written in double
@@ -117,18 +128,89 @@ def build_from_release(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return rows, class_names
 
 
+def read_ucf101_split(class_index: str | os.PathLike, split_file: str | os.PathLike
+                      ) -> tuple[list[tuple[str, int]], list[str]]:
+    """``[(path, 0-based label)]`` of a UCF101 ``trainlist0N.txt`` (``Class/v_x.avi 1``) or ``testlist0N.txt``
+    (``Class/v_x.avi``, labelled by its folder), and the class names of ``classInd.txt`` (``1 ApplyEyeMakeup``)."""
+    class_names = []
+    for number, line in ann._lines(class_index):
+        fields = line.split()
+        if len(fields) != 2 or not fields[0].isdigit() or int(fields[0]) != len(class_names) + 1:
+            raise ann.AnnotationError(class_index, number, f"expected '{len(class_names) + 1} <class name>' "
+                                      f"(classInd.txt numbers classes from 1 in order), got {line!r}")
+        class_names.append(fields[1])
+    by_folder = {name.lower(): label for label, name in enumerate(class_names)}
+    items = []
+    for number, line in ann._lines(split_file):
+        fields = line.split()
+        folder = fields[0].replace("\\", "/").split("/")[0].lower()
+        if len(fields) not in (1, 2) or folder not in by_folder:
+            raise ann.AnnotationError(split_file, number, f"expected '<class>/<video> [class id]' with a class of "
+                                      f"{class_index}, got {line!r}")
+        label = by_folder[folder]
+        if len(fields) == 2 and int(fields[1]) != label + 1:
+            raise ann.AnnotationError(split_file, number, f"class id {fields[1]} disagrees with the folder "
+                                      f"{fields[0].split('/')[0]!r} (id {label + 1} in {class_index})")
+        items.append((fields[0].replace("\\", "/"), label))
+    return items, class_names
+
+
+def read_hmdb51_split(splits_dir: str | os.PathLike, split_id: int, subset: str
+                      ) -> tuple[list[tuple[str, int]], list[str]]:
+    """``[(class/video.avi, 0-based label)]`` of HMDB51's split ``split_id`` (1-3), ``subset`` "train" (id 1 in the
+    per-class files ``<class>_test_split<N>.txt``) or "test" (id 2; id 0 marks unused videos). Classes are the
+    sorted class names, the usual HMDB51 order."""
+    files = sorted(Path(splits_dir).glob(f"*_test_split{split_id}.txt"))
+    if not files:
+        raise FileNotFoundError(f"{splits_dir}: no <class>_test_split{split_id}.txt files")
+    wanted = {"train": "1", "test": "2"}[subset]
+    class_names = [f.name[:-len(f"_test_split{split_id}.txt")] for f in files]
+    items = []
+    for label, (name, path) in enumerate(zip(class_names, files)):
+        for number, line in ann._lines(path):
+            fields = line.split()
+            if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+                raise ann.AnnotationError(path, number, f"expected '<video> <0|1|2>', got {line!r}")
+            if fields[1] == wanted:
+                items.append((f"{name}/{fields[0]}", label))
+    return items, class_names
+
+
+def build_from_official_split(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    if args.source == "ucf101":
+        items, class_names = read_ucf101_split(args.labels, args.split)
+    else:
+        items, class_names = read_hmdb51_split(args.split, args.split_id, args.subset)
+    if args.format == "slowfast_csv":
+        root = os.path.abspath(args.root or ".")
+        return [f"{quote(os.path.join(root, p) if args.absolute else p, args.separator)}{args.separator}{label}"
+                for p, label in items], class_names
+    folders = [os.path.splitext(p)[0] for p, _ in items]  # frame folders are named like the videos
+    counts = frame_counts(args.frames_root, folders, args.template, args.skip_missing)
+    root = os.path.abspath(args.frames_root)
+    return [f"{quote(os.path.join(root, f) if args.absolute else f, ' ')} {count} {label}"
+            for f, count, (_, label) in zip(folders, counts, items) if count], class_names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m common.tools.build_lists", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("source", choices=["folders", "ssv2", "sthv1", "jester"],
-                        help="a class-folder tree, or a dataset's released label files")
-    parser.add_argument("root", nargs="?", help="(folders) the tree root holding one folder per class")
+    parser.add_argument("source", choices=["folders", "ssv2", "sthv1", "jester", "ucf101", "hmdb51"],
+                        help="a class-folder tree, or a dataset's released label / split files")
+    parser.add_argument("root", nargs="?", help="(folders) the tree root holding one folder per class; (ucf101, "
+                        "hmdb51) the video root that --absolute paths start from")
     parser.add_argument("--format", choices=["slowfast_csv", "rawframes"], default="slowfast_csv",
-                        help="(folders) 'path label' for videos or 'folder num_frames label' for frame folders")
+                        help="(folders, ucf101, hmdb51) 'path label' for videos or 'folder num_frames label' for "
+                        "frame folders")
     parser.add_argument("--classes", help="(folders) reuse this class list (one name per line) for the labels")
-    parser.add_argument("--labels", help="(ssv2/sthv1/jester) the category file: labels json or labels csv")
-    parser.add_argument("--split", help="(ssv2/sthv1/jester) the split file: train/validation json or csv")
-    parser.add_argument("--frames-root", help="(ssv2/sthv1/jester) folder holding one frame folder per video id")
+    parser.add_argument("--labels", help="(ssv2/sthv1/jester) the category file: labels json or labels csv; "
+                        "(ucf101) classInd.txt")
+    parser.add_argument("--split", help="(ssv2/sthv1/jester) the split file: train/validation json or csv; (ucf101) "
+                        "trainlist0N.txt or testlist0N.txt; (hmdb51) the folder of the per-class split files")
+    parser.add_argument("--split-id", type=int, choices=(1, 2, 3), default=1, help="(hmdb51) which of the 3 splits")
+    parser.add_argument("--subset", choices=("train", "test"), default="train", help="(hmdb51) which videos")
+    parser.add_argument("--frames-root", help="(ssv2/sthv1/jester, and ucf101/hmdb51 with rawframes) folder holding "
+                        "the frame folders (ucf101/hmdb51: <class>/<video name without extension>)")
     parser.add_argument("--template", default="img_{:05d}.jpg", help="frame file template, for counting frames")
     parser.add_argument("--separator", default=" ",
                         help="field separator of slowfast_csv lists (paths that contain it are double-quoted)")
@@ -139,10 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.source == "folders" and not args.root:
         parser.error("folders: give the tree root")
-    if args.source != "folders" and not (args.labels and args.split and args.frames_root):
+    if args.source in ("ssv2", "sthv1", "jester") and not (args.labels and args.split and args.frames_root):
         parser.error(f"{args.source}: --labels, --split and --frames-root are required")
+    if args.source in ("ucf101", "hmdb51"):
+        needed = {"--split": args.split, **({"--labels": args.labels} if args.source == "ucf101" else {}),
+                  **({"--frames-root": args.frames_root} if args.format == "rawframes" else {})}
+        missing = [flag for flag, value in needed.items() if not value]
+        if missing:
+            parser.error(f"{args.source}: {', '.join(missing)} required")
+    builders = {"folders": build_from_folders, "ucf101": build_from_official_split,
+                "hmdb51": build_from_official_split}
     try:
-        rows, class_names = (build_from_folders if args.source == "folders" else build_from_release)(args)
+        rows, class_names = builders.get(args.source, build_from_release)(args)
     except (OSError, ValueError, FrameFolderError) as error:  # AnnotationError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 1
