@@ -42,6 +42,21 @@ def no_decay_param_groups(model: nn.Module, weight_decay: float, skip_names: Ite
     return [g for g in groups if g["params"]]
 
 
+def norm_no_decay_param_groups(model: nn.Module, weight_decay: float, norm_weight_decay: float = 0.0
+                               ) -> list[dict[str, Any]]:
+    """PySlowFast's ``construct_optimizer`` groups (``BN.WEIGHT_DECAY``): ``decay`` holds every parameter outside
+    normalisation layers, biases included (of SE convs and the classifier alike), at ``weight_decay``;
+    ``norm`` holds the normalisation layers' parameters at ``norm_weight_decay`` (PySlowFast's default 0)."""
+    norm_params = {id(p) for m in model.modules() if isinstance(m, NORM_TYPES) for p in m.parameters(recurse=False)}
+    decay, norm = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (norm if id(param) in norm_params else decay).append(param)
+    norm_mult = norm_weight_decay / weight_decay if weight_decay else 0.0
+    groups = [_group("decay", decay, weight_decay, 1.0, 1.0), _group("norm", norm, weight_decay, 1.0, norm_mult)]
+    return [g for g in groups if g["params"]]
+
+
 def tsn_param_groups(model: nn.Module, weight_decay: float, partial_bn: bool = False,
                      fc_lr5_module: str | None = None) -> list[dict[str, Any]]:
     """The TSN / TSM ``get_optim_policies`` groups (used by MAS-Net), in the same order:

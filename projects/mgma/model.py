@@ -325,10 +325,14 @@ class MGMAConfig:
 
 class _Classifier(nn.Module):
     """Shared head and input checks: average pool (T/8 of the built clip length x k x k, stride 1) over the last
-    feature map, dropout, linear per position; ``forward`` averages the position logits."""
+    feature map, dropout, linear per position; ``forward`` combines the positions (``position_pooling``)."""
 
     config: MGMAConfig
     temporal_kernel: int
+    #: How ``forward`` combines the head positions (several when a clip is larger than the defining size, e.g. 2x2
+    #: at the 128 test crop): "logits" averages the logits; "softmax" returns the log of the averaged
+    #: per-position softmax, whose softmax is the reference's eval output (test.py sets it). Equal at one position.
+    position_pooling: str = "logits"
 
     def _init_head(self, features: int, num_classes: int) -> None:
         self.dropout = nn.Dropout(self.config.dropout)
@@ -378,7 +382,10 @@ class _Classifier(nn.Module):
         return self.fc(self.dropout(pooled.permute(0, 2, 3, 4, 1)))  # [B, T', H', W', K]
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        return self.position_logits(clips).mean((1, 2, 3))  # [B, K]
+        logits = self.position_logits(clips).flatten(1, 3)  # [B, P, K]
+        if self.position_pooling == "softmax":  # log of the mean softmax: its softmax is the reference's score
+            return torch.logsumexp(logits.log_softmax(-1), dim=1) - math.log(logits.shape[1])  # [B, K]
+        return logits.mean(1)  # [B, K]
 
 
 class MGMAResNet(_Classifier):

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from common.engine.param_groups import (describe_param_groups, freeze_partial_bn, no_decay_param_groups,
+                                       norm_no_decay_param_groups,
                                         tsn_param_groups)
 
 
@@ -83,3 +84,13 @@ def test_no_decay_groups():
     assert groups["decay"]["weight_decay"] == 0.05 and groups["no_decay"]["weight_decay"] == 0.0
     assert groups["decay"]["lr_mult"] == 0.5
     torch.optim.AdamW(list(groups.values()), lr=1e-3)  # accepted by torch as is
+
+
+def test_norm_no_decay_groups_decay_biases_as_pyslowfast():
+    model = nn.Sequential(nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4), nn.Flatten(), nn.Linear(4, 2))
+    groups = _by_name(norm_no_decay_param_groups(model, 1e-4))
+    assert {id(p) for p in groups["decay"]["params"]} == {id(model[0].weight), id(model[0].bias),
+                                                          id(model[3].weight), id(model[3].bias)}
+    assert {id(p) for p in groups["norm"]["params"]} == {id(model[1].weight), id(model[1].bias)}
+    assert groups["decay"]["weight_decay"] == 1e-4 and groups["norm"]["weight_decay"] == 0.0
+    assert _by_name(norm_no_decay_param_groups(model, 1e-4, 1e-5))["norm"]["weight_decay"] == pytest.approx(1e-5)

@@ -261,8 +261,12 @@ def test_shapes_in_train_and_eval_and_fully_convolutional(variant: str) -> None:
     model.eval()
     assert model.position_logits(torch.randn(1, 3, 8, 80, 80)).shape == (1, 1, 2, 2, 5)  # 5x5 map, 4x4 pool
     assert model.position_logits(torch.randn(1, 3, 16, 64, 64)).shape == (1, 2, 1, 1, 5)  # built for 8 frames
-    scores = fully_convolutional_scores(model, torch.randn(3, 3, 8, 80, 80))
+    clips = torch.randn(3, 3, 8, 80, 80)
+    scores = fully_convolutional_scores(model, clips)
     torch.testing.assert_close(scores.sum(-1), torch.ones(3))
+    torch.testing.assert_close(model(clips), model.position_logits(clips).mean((1, 2, 3)))
+    model.position_pooling = "softmax"  # the reference's eval rule, as test.py uses it
+    torch.testing.assert_close(model(clips).softmax(-1), scores)
     assert build_model(variant, 5, num_frames=16).position_logits(torch.randn(1, 3, 16, 64, 64)).shape[1] == 1
 
 
