@@ -42,6 +42,7 @@ from common.engine.evaluate import MetricSums, autocast_context, topk_correct, v
 from common.data.loader import batches_per_epoch, set_loader_epoch
 from common.engine.logging import RunLogger
 from common.engine.param_groups import freeze_partial_bn
+from common.engine.precise_bn import clip_inputs, update_bn_stats
 from common.engine.schedules import LRSchedule
 from common.engine.signals import StopSignals, exit_status
 
@@ -233,7 +234,10 @@ class Trainer:
                 epoch_finished = self.epoch + (1 if status == "epoch_done" else 0)
                 last_epoch = epoch_finished >= config.epochs or status == "max_steps"
                 is_best = False
-                if self.val_loader is not None and (last_epoch or epoch_finished % config.eval_every == 0):
+                evaluation_point = last_epoch or epoch_finished % config.eval_every == 0
+                if evaluation_point and getattr(config, "precise_bn_batches", 0) > 0:
+                    self._precise_bn()
+                if self.val_loader is not None and evaluation_point:
                     is_best = self._validate()
                 if status == "epoch_done":
                     self.epoch, self.batches_done = epoch_finished, 0
@@ -250,6 +254,15 @@ class Trainer:
         status = status if status != "epoch_done" else "finished"
         return TrainResult(status, self.epoch, self.step, self.best_metric, self.last_validation,
                            exit_status(status, self.signals.signum))
+
+    def _precise_bn(self) -> None:
+        """PySlowFast's precise BN (``--precise-bn-batches N``): before each evaluation point, and so before its
+        checkpoint, replace the BN running statistics by their average over N training batches (this epoch's
+        order, no mixup), averaged across processes (:mod:`common.engine.precise_bn`)."""
+        set_loader_epoch(self.train_loader, self.epoch, self.config.seed)
+        used = update_bn_stats(self.model, clip_inputs(self.train_loader, self.preprocess, self.device),
+                               self.config.precise_bn_batches)
+        self.logger.info(f"precise BN: running statistics recomputed on {used} training batches per process")
 
     def _validate(self) -> bool:
         metrics = validate(self.forward_model, self.val_loader, self.preprocess, self.loss_fn, self.accuracy_fn,

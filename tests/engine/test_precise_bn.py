@@ -80,31 +80,63 @@ def test_clip_inputs_normalise_without_training_transforms() -> None:
     assert not calls
 
 
-def _rank_main(rank: int, port: int, queue: mp.Queue) -> None:
+def _rank_main(rank: int, port: int, out_dir: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     try:
         model = _model()
         update_bn_stats(model, iter(_batches(10 + rank)), num_batches=3)
-        queue.put((rank, model[1].running_mean.clone(), model[4].running_var.clone()))
+        torch.save((model[1].running_mean, model[4].running_var), f"{out_dir}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
-def test_two_gloo_ranks_end_with_the_averaged_statistics() -> None:
+def test_two_gloo_ranks_end_with_the_averaged_statistics(tmp_path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     context = mp.get_context("spawn")
-    queue = context.Queue()
-    processes = [context.Process(target=_rank_main, args=(rank, port, queue)) for rank in range(2)]
+    processes = [context.Process(target=_rank_main, args=(rank, port, str(tmp_path))) for rank in range(2)]
     for process in processes:
         process.start()
-    results = dict((r, (m, v)) for r, m, v in (queue.get(timeout=120) for _ in processes))
     for process in processes:
-        process.join(timeout=60)
+        process.join(timeout=180)
         assert process.exitcode == 0
     all_batches = _batches(10) + _batches(11)  # equal batch counts: the average over every batch of the job
     mean, _, _, var = _expected_stats(_model(), all_batches)
     for rank in range(2):
-        torch.testing.assert_close(results[rank][0], mean, rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(results[rank][1], var, rtol=1e-5, atol=1e-6)
+        rank_mean, rank_var = torch.load(tmp_path / f"rank{rank}.pt")
+        torch.testing.assert_close(rank_mean, mean, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(rank_var, var, rtol=1e-5, atol=1e-6)
+
+
+def test_trainer_recomputes_statistics_before_each_evaluation(tmp_path) -> None:
+    import copy
+    import importlib.util
+    from pathlib import Path
+
+    from common.data.loader import set_loader_epoch
+    from common.engine.cli import engine_defaults
+    from common.engine.param_groups import no_decay_param_groups
+    from common.engine.schedules import LRSchedule, constant
+    from common.engine.trainer import Trainer
+
+    spec = importlib.util.spec_from_file_location("tiny_job", Path(__file__).with_name("tiny_job.py"))
+    tiny_job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny_job)
+    config = engine_defaults(output_dir=str(tmp_path), epochs=2, batch_size=4, workers=0, seed=3, no_progress=True,
+                             eval_every=2, precise_bn_batches=2)
+    torch.manual_seed(0)
+    model = tiny_job.TinyNet(batch_norm=True)
+    loader = tiny_job.make_loader(tiny_job.TinyClips(24, seed=1), 4, train=True, seed=config.seed)
+    preprocess = ClipPreprocessor((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    trainer = Trainer(model, torch.optim.SGD(no_decay_param_groups(model, 0.0), lr=0.1), LRSchedule(constant(0.1), 0.1),
+                      nn.functional.cross_entropy, loader, config, preprocess=preprocess)
+    trainer.logger.echo = False
+    trainer.fit()
+    expected = copy.deepcopy(trainer.model)
+    set_loader_epoch(loader, 1, config.seed)  # the last epoch's order: its first 2 batches
+    update_bn_stats(expected, clip_inputs(loader, preprocess, torch.device("cpu")), 2)
+    torch.testing.assert_close(trainer.model.norm.running_mean, expected.norm.running_mean)
+    torch.testing.assert_close(trainer.model.norm.running_var, expected.norm.running_var)
+    log = (tmp_path / "log.txt").read_text()
+    assert log.count("precise BN: running statistics recomputed on 2 training batches") == 1  # epoch 2 only

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Test ShuffleNetV2-3D 2.0x baseline, UCF101 split 1:
+# 3 clip(s) x 1 crop at 128, softmax per head position averaged (fully convolutional), summed over a video's clips; the last
+# checkpoint, as the reference tests it.
+# Expected top-1: not published. The repository releases no weights and no numbers ("We will provide the models
+# and results later") and the paper's tables were not available to us.
+set -euo pipefail
+DATA=${DATA:-data/ucf101}
+OUT=${OUT:-runs/mgma/ucf101_shufflenetv2_baseline}
+CHECKPOINT=${CHECKPOINT:-$OUT/checkpoints/last.pth}  # or a reference checkpoint_epoch_00050.pyth
+cd "$(dirname "$0")/../../.."
+python -m projects.mgma.test --preset ucf101_shufflenetv2_baseline --data-root "$DATA" --checkpoint "$CHECKPOINT" \
+    --output-dir "$OUT/test_3x1" "$@"
