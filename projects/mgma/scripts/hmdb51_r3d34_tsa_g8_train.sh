@@ -7,7 +7,7 @@
 #   python -m common.tools.build_lists hmdb51 --split testTrainMulti_7030_splits --split-id 1 --subset train \
 #       --out $DATA/train.csv   (and --subset test -> $DATA/test.csv)
 # with the videos under $DATA/<class>/*.avi (labels 0-based).
-# Expected top-1: not published. The repository releases no weights and no numbers ("We will provide the models
+# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
 # and results later") and the paper's tables were not available to us.
 set -euo pipefail
 GPUS=${GPUS:-4}

@@ -5,7 +5,7 @@
 # The reference ran 4 GPUs x 8 clips; other GPU counts keep --auto-scale-lr (linear in the global batch).
 # Lists:
 # with the released something-something-v1-labels.csv, -train.csv, -validation.csv and the frame folders in $DATA.
-# Expected top-1: not published. The repository releases no weights and no numbers ("We will provide the models
+# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
 # and results later") and the paper's tables were not available to us.
 set -euo pipefail
 GPUS=${GPUS:-4}

@@ -6,7 +6,7 @@
 # Lists:
 # with the released labels / train / validation json files and frames extracted to $DATA
 # (python -m common.tools.extract_frames).
-# Expected top-1: not published. The repository releases no weights and no numbers ("We will provide the models
+# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
 # and results later") and the paper's tables were not available to us.
 set -euo pipefail
 GPUS=${GPUS:-4}

@@ -2,7 +2,7 @@
 # Test the reference's R(2+1)D-34 baseline (SE in every unit), UCF101 split 1:
 # 3 clip(s) x 1 crop at 128, softmax per head position averaged (fully convolutional), summed over a video's clips; the last
 # checkpoint, as the reference tests it.
-# Expected top-1: not published. The repository releases no weights and no numbers ("We will provide the models
+# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
 # and results later") and the paper's tables were not available to us.
 set -euo pipefail
 DATA=${DATA:-data/ucf101}

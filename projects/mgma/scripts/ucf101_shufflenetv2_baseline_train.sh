@@ -7,7 +7,7 @@
 #   python -m common.tools.build_lists ucf101 --labels ucfTrainTestlist/classInd.txt \
 #       --split ucfTrainTestlist/trainlist01.txt --out $DATA/train.csv   (and testlist01.txt -> $DATA/test.csv)
 # with the videos under $DATA/<class>/v_*.avi (labels 0-based).
-# Expected top-1: not published. The repository releases no weights and no numbers ("We will provide the models
+# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
 # and results later") and the paper's tables were not available to us.
 set -euo pipefail
 GPUS=${GPUS:-4}

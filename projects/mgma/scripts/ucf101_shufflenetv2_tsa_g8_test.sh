@@ -2,7 +2,7 @@
 # Test MGMA-ShuffleNetV2-3D 2.0x, TSA, 8 groups, UCF101 split 1:
 # 3 clip(s) x 1 crop at 128, softmax per head position averaged (fully convolutional), summed over a video's clips; the last
 # checkpoint, as the reference tests it.
-# Expected top-1: not published. The repository releases no weights and no numbers ("We will provide the models
+# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
 # and results later") and the paper's tables were not available to us.
 set -euo pipefail
 DATA=${DATA:-data/ucf101}
