@@ -84,10 +84,15 @@ def channel_splits(channels: int, num_groups: int) -> list[tuple[int, int]]:
 
 
 def shuffle_channels(x: torch.Tensor) -> torch.Tensor:
-    """Even channels first, then odd ones, per sample: ``[0, 1, ..., 7] -> [0, 2, 4, 6, 1, 3, 5, 7]``."""
+    """Even channels first, then odd ones, per sample: ``[0, 1, ..., 7] -> [0, 2, 4, 6, 1, 3, 5, 7]``. One copy,
+    in the input's memory format (contiguous or channels-last-3d)."""
     batch, channels = x.shape[:2]
     if channels % 2:
         raise ValueError(f"the channel shuffle needs an even channel count, got {channels}")
+    if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d):
+        last = x.permute(0, 2, 3, 4, 1)  # [B, T, H, W, C], a contiguous view
+        shuffled = last.unflatten(-1, (channels // 2, 2)).transpose(-1, -2).flatten(-2)  # [B, T, H, W, C]
+        return shuffled.permute(0, 4, 1, 2, 3)  # [B, C, T, H, W], channels-last-3d
     pairs = x.reshape(batch, channels // 2, 2, *x.shape[2:])  # [B, C/2, 2, T, H, W]
     return pairs.transpose(1, 2).reshape(x.shape)  # [B, C, T, H, W]
 

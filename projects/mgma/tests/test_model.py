@@ -146,6 +146,10 @@ def test_variant_table() -> None:
 def test_channel_shuffle_and_uneven_split() -> None:
     x = torch.arange(8.0).view(1, 8, 1, 1, 1).repeat(2, 1, 1, 1, 1)
     assert shuffle_channels(x)[1].flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    clips = torch.randn(2, 8, 2, 3, 3)
+    last = shuffle_channels(clips.contiguous(memory_format=torch.channels_last_3d))
+    assert last.is_contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(last, shuffle_channels(clips), rtol=0, atol=0)
     assert channel_splits(244, 8) == [(217, 7), (27, 1)]
     assert channel_splits(488, 8) == [(488, 8)]
     assert channel_splits(20, 8) == [(18, 6), (2, 1)]
@@ -283,6 +287,20 @@ def test_size_constraint_errors_name_the_constraint() -> None:
     assert baseline(torch.randn(1, 3, 12, 72, 72)).shape == (1, 3)  # no MGMA: only the head's size limit
     with pytest.raises(ValueError, match=r"clips \[B, 3, T, H, W\]"):
         baseline(torch.randn(1, 8, 64, 64))
+
+
+@pytest.mark.parametrize("variant", ["mgma_tiny", "mgma_shufflenet_tiny"])
+def test_channels_last_gives_the_same_logits(variant: str) -> None:
+    torch.manual_seed(0)
+    model = _randomise(build_model(variant)).eval()
+    clips = torch.randn(2, 3, 8, 64, 64)
+    with torch.no_grad():
+        expected = model(clips)
+        for param in model.parameters():
+            if param.dim() == 5:
+                param.data = param.data.contiguous(memory_format=torch.channels_last_3d)
+        torch.testing.assert_close(model(clips.contiguous(memory_format=torch.channels_last_3d)), expected,
+                                   rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("variant", ["mgma_tiny", "mgma_shufflenet_tiny"])
