@@ -33,7 +33,8 @@ def test_train_writes_run_directory(trained_run):
 def test_multiview_test_sums_softmax_of_every_view(trained_run, synthetic_dataset, tmp_path):
     metrics = test_entry.main(["--preset", "tiny_synthetic", "--data-root", str(synthetic_dataset.root),
                                "--checkpoint", str(trained_run / "checkpoints" / "last.pth"), "--num-clips", "2",
-                               "--num-crops", "3", "--output-dir", str(tmp_path), "--no-progress"])
+                               "--num-crops", "3", "--output-dir", str(tmp_path), "--no-progress",
+                               "--jitter-min", "40", "--label-smoothing", "0.1"])  # training flags: accepted
     scores = np.load(tmp_path / "scores.npz", allow_pickle=False)
     num_val = len(synthetic_dataset.split_videos("val"))
     assert scores["scores"].shape == (num_val, 6, 4) and np.isfinite(scores["scores"]).all()
@@ -75,6 +76,8 @@ def test_epic_dialect_trains_and_tests_two_heads(synthetic_dataset, tmp_path):
     metrics = test_entry.main(common + ["--checkpoint", str(tmp_path / "train" / "checkpoints" / "last.pth"),
                                         "--num-clips", "1", "--num-crops", "1", "--output-dir", str(tmp_path / "test")])
     assert {"verb_top1", "noun_top1", "action_top1"} <= set(metrics)
+    config = json.loads((tmp_path / "train" / "config.json").read_text())["config"]
+    assert config["best_metric"] == "action_top1"  # the resolved value, not the flag's default
     scores = np.load(tmp_path / "test" / "scores.npz", allow_pickle=False)
     assert scores["scores_verb"].shape[-1] == 4 and scores["scores_noun"].shape[-1] == 300
 
