@@ -66,7 +66,8 @@ class MGMARecipe(Recipe):
         group.add_argument("--use-shuffle", action=argparse.BooleanOptionalAction, default=None,
                            help="MGMA.USE_SHUFFLE (None: on)")
         group.add_argument("--se-ratio", type=float, default=None,
-                           help="MODEL.SE_RATIO: SE in every non-MGMA ResNet unit (None: 1.0, the reference's; 0: none)")
+                           help="MODEL.SE_RATIO: SE in every non-MGMA ResNet unit (None: 1.0, the reference's; "
+                                "0: none)")
         group.add_argument("--dropout", type=float, default=None, help="MODEL.DROPOUT_RATE before the classifier")
         group.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
         group.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=True, help="Nesterov SGD")

@@ -1,4 +1,4 @@
-"""Test MGMA (multi-view, fully convolutional): ``python -m projects.mgma.test --checkpoint CKPT --data-root DATA ...``."""
+"""Test MGMA (multi-view, fully convolutional): ``python -m projects.mgma.test --checkpoint CKPT ...``."""
 from __future__ import annotations
 
 import sys

@@ -14,8 +14,8 @@ from torch import nn
 from common.engine.model_info import count_flops, count_parameters
 from common.variants import UnknownVariantError
 from projects.mgma import VARIANTS, build_model, convert_reference_state_dict
-from projects.mgma.model import (MGMA, AttentionBranch, _Classifier, MGMAConfig, MGMAResNet, attention_maps, channel_splits,
-                                 fully_convolutional_scores, has_mgma, shuffle_channels)
+from projects.mgma.model import (MGMA, AttentionBranch, MGMAConfig, MGMAResNet, _Classifier, attention_maps,
+                                 channel_splits, fully_convolutional_scores, has_mgma, shuffle_channels)
 
 
 def _meta_model(variant: str, **overrides) -> nn.Module:
@@ -331,53 +331,46 @@ def to_reference_layout(state: dict[str, torch.Tensor], backbone: str, blocks: t
     inside units, ``shortcut`` / ``shortcut_bn``, ``se.fc1/fc2``, ``mgma.{ta,sa}.<split>.2.{0,1}`` (``ma`` for
     TA/SA/UA) with one BN per split, ``projection``; ShuffleNet ``first_conv``, flat ``features.<i>``; R(2+1)D's
     ``convN_middle`` / ``bnN_middle`` for the factorised convs."""
+    offsets = [sum(blocks[:i]) for i in range(len(blocks))]
+
+    def rename(name: str) -> str:
+        if backbone == "shufflenet":
+            name = re.sub(r"^stem\.", "first_conv.", re.sub(r"^fc\.", "projection.", name))
+            return re.sub(r"^stage(\d+)\.(\d+)\.", lambda m: f"features.{offsets[int(m[1])] + int(m[2])}.", name)
+        stem = {"stem.conv.spatial.": "conv1_middle.", "stem.conv.spatial_bn.": "bn1_middle.",
+                "stem.conv.temporal.": "conv1.", "stem.conv.": "conv1.", "stem.bn.": "bn1.", "fc.": "projection."}
+        for ours, theirs in stem.items():
+            if name.startswith(ours):
+                return theirs + name[len(ours):]
+        name = re.sub(r"^(layer\d\.\d+)\.shortcut\.0\.", r"\1.block.shortcut.", name)
+        name = re.sub(r"^(layer\d\.\d+)\.shortcut\.1\.", r"\1.block.shortcut_bn.", name)
+        name = re.sub(r"^(layer\d\.\d+)\.conv(\d)\.spatial\.", r"\1.block.conv\2_middle.", name)
+        name = re.sub(r"^(layer\d\.\d+)\.conv(\d)\.spatial_bn\.", r"\1.block.bn\2_middle.", name)
+        name = re.sub(r"^(layer\d\.\d+)\.conv(\d)\.temporal\.", r"\1.block.conv\2.", name)
+        return re.sub(r"^(layer\d\.\d+)\.(conv\d|bn\d)\.", r"\1.block.\2.", name)
+
     splits: dict[str, list[int]] = {}
     for name, tensor in state.items():
         match = re.match(r"(.+\.branches\.\w+)\.convs\.\d+\.weight$", name)
         if match:
             splits.setdefault(match[1], []).append(tensor.shape[0])
-    offsets = [sum(blocks[:i]) for i in range(len(blocks))]
     out: dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
-        if backbone == "shufflenet":
-            name = re.sub(r"^stem\.", "first_conv.", name)
-            name = re.sub(r"^stage(\d+)\.(\d+)\.", lambda m: f"features.{offsets[int(m[1])] + int(m[2])}.", name)
-        else:
-            stem = {"stem.conv.spatial.": "conv1_middle.", "stem.conv.spatial_bn.": "bn1_middle.",
-                    "stem.conv.temporal.": "conv1.", "stem.conv.": "conv1.", "stem.bn.": "bn1."}
-            for ours, theirs in stem.items():
-                if name.startswith(ours):
-                    name = theirs + name[len(ours):]
-                    break
-            name = re.sub(r"^(layer\d\.\d+)\.shortcut\.0\.", r"\1.block.shortcut.", name)
-            name = re.sub(r"^(layer\d\.\d+)\.shortcut\.1\.", r"\1.block.shortcut_bn.", name)
-            name = re.sub(r"^(layer\d\.\d+)\.conv(\d)\.spatial\.", r"\1.block.conv\2_middle.", name)
-            name = re.sub(r"^(layer\d\.\d+)\.conv(\d)\.spatial_bn\.", r"\1.block.bn\2_middle.", name)
-            name = re.sub(r"^(layer\d\.\d+)\.conv(\d)\.temporal\.", r"\1.block.conv\2.", name)
-            name = re.sub(r"^(layer\d\.\d+)\.(conv\d|bn\d)\.", r"\1.block.\2.", name)
-        name = re.sub(r"^fc\.", "projection.", name)
-        match = re.match(r"(.+)\.mgma\.branches\.(\w+)\.(convs\.(\d+)|bn)\.(\w+)$", name)
+        match = re.match(r"(.+)\.mgma\.branches\.(\w+)\.(?:convs\.(\d+)|bn)\.(\w+)$", name)
         if match is None:
-            out[name] = tensor
+            out[rename(name)] = tensor
             continue
-        unit, kind, _, split, leaf = match.groups()
+        unit, kind, split, leaf = match.groups()
         branch = {"temporal": "ta", "spatial": "sa"}[kind] if mgma_type == "TSA" else "ma"
+        prefix = f"{rename(unit + '.x')[:-2]}.mgma.{branch}"
         if split is not None:
-            out[f"{unit}.mgma.{branch}.{split}.2.0.{leaf}"] = tensor
+            out[f"{prefix}.{split}.2.0.{leaf}"] = tensor
             continue
-        sizes = splits[next(k for k in splits if k.endswith(f"{_our_unit(unit, backbone, offsets)}.mgma.branches.{kind}"))]
+        sizes = splits[f"{unit}.mgma.branches.{kind}"]
         parts = [tensor] * len(sizes) if leaf == "num_batches_tracked" else tensor.split(sizes)
         for index, part in enumerate(parts):
-            out[f"{unit}.mgma.{branch}.{index}.2.1.{leaf}"] = part
+            out[f"{prefix}.{index}.2.1.{leaf}"] = part
     return out
-
-
-def _our_unit(reference_unit: str, backbone: str, offsets: list[int]) -> str:
-    if backbone != "shufflenet":
-        return reference_unit
-    index = int(reference_unit.split(".")[1])
-    stage = max(s for s, offset in enumerate(offsets) if offset <= index)
-    return f"stage{stage}.{index - offsets[stage]}"
 
 
 @pytest.mark.parametrize("variant, overrides, keys", [
@@ -401,6 +394,7 @@ def test_reference_layout_key_counts_and_shapes(variant: str, overrides: dict, k
         assert shapes["features.5.mgma.ta.0.2.0.weight"] == (488, 61, 3, 1, 1)
         assert shapes["features.12.branch_proj.0.weight"] == (488, 1, 3, 3, 3)
         assert shapes["conv_last.0.weight"] == (2048, 976, 1, 1, 1)
+        assert shapes["projection.weight"] == (101, 2048) and shapes["first_conv.0.weight"] == (24, 3, 3, 3, 3)
     converted = convert_reference_state_dict(reference, variant, **overrides)
     assert {k: tuple(v.shape) for k, v in converted.items()} == {
         k: tuple(v.shape) for k, v in model.state_dict().items()}
@@ -418,8 +412,7 @@ def test_converter_round_trip_loads_strictly_and_gives_the_same_outputs(case: st
     config = source.config
     reference = to_reference_layout(source.state_dict(), config.backbone, config.blocks, config.mgma_type)
     checkpoint = {"model_state": {"module." + k: v for k, v in reference.items()}, "epoch": 4}
-    if case == "r2plus1d_ua":  # not a table variant: convert as its table relative, then fix the head
-        pytest.importorskip("torch")
+    if case == "r2plus1d_ua":  # a narrow R(2+1)D: its names are those of the table's R(2+1)D-34
         converted = convert_reference_state_dict(checkpoint, "mgma_r2plus1d34", mgma_type="UA", num_groups=3)
     else:
         converted = convert_reference_state_dict(checkpoint, case)
