@@ -12,7 +12,9 @@ instance as ``RECIPE``; its ``main.py`` is ``train(RECIPE, argv)`` and its ``tes
 * **may override**: :meth:`add_args` (the paper's own flags), :meth:`resolve` (derived values and checks),
   :meth:`weights` (read a checkpoint of ours or of the reference), :meth:`loss`, :meth:`accuracy`,
   :meth:`preprocess` (default: the variant's mean/std), :meth:`schedule` (default: the shared schedule flags),
-  :meth:`test_protocol` (default: ``--num-clips`` x ``--num-crops``, softmax scores averaged).
+  :meth:`test_protocol` (default: ``--num-clips`` x ``--num-crops``, softmax scores averaged),
+  :meth:`multigrid_capability` and ``multigrid_bn_include`` (multigrid training, ``common/README.md``; default:
+  refused).
 """
 from __future__ import annotations
 
@@ -141,6 +143,16 @@ class Recipe:
     def accuracy(self, cfg: argparse.Namespace) -> AccuracyFn:
         """``(logits, labels) -> {metric: correct count}``; the keys are the validation metrics."""
         return topk_correct
+
+    # ------------------------------------------------------------------------------------------------ multigrid
+    # The BN layers the multigrid rule switches: None = all, or a staticmethod (name, module) -> bool.
+    multigrid_bn_include: Callable[[str, nn.Module], bool] | None = None
+
+    def multigrid_capability(self, cfg: argparse.Namespace) -> tuple[bool, bool, str]:
+        """``(variable frames, variable crop, reason)``: whether the model takes the clip lengths and crops of
+        ``--multigrid-long`` (both needed) and ``--multigrid-short`` (crops); the reason explains a refusal
+        (``common.engine.multigrid.multigrid_clip_sizes`` lists a run's sizes). Default: neither."""
+        return False, False, f"projects.{self.name} does not declare multigrid support (Recipe.multigrid_capability)"
 
     # ------------------------------------------------------------------------------------------------ test
     def test_protocol(self, cfg: argparse.Namespace) -> ViewSpec:
