@@ -40,17 +40,25 @@ class BadSampleLedger:
         self.epoch, self.samples, self.failures = -1, 0, 0  # failures: summed over ranks up to the last sync
         self.unsynced = 0  # this rank's failures since the last sync
         self.unlogged: list[str] = []  # other ranks' descriptions, logged by the main process at the next flush
+        self.batches, self.sync_every = 0, 20  # add() syncs every 20 batches (every rank sees as many batches)
 
-    def start_epoch(self, epoch: int, loader: Any, samples: int) -> None:
+    @classmethod
+    def for_run(cls, config: Any, info: Any, log: Callable[[str], None]) -> "BadSampleLedger":
+        """From the engine flags and a :class:`common.distributed.DistInfo`."""
+        return cls(config.max_bad_fraction, config.bad_sample_retries, log, rank=info.rank,
+                   distributed=info.distributed, device=info.device)
+
+    def start_epoch(self, epoch: int, loader: Any, batches: int, world_size: int = 1) -> None:
         """Before the epoch's loader iterator (and its workers) starts: a dataset with a :class:`BadSamplePolicy`
-        gets the limit and the retries. ``samples``: the clips of the epoch over all ranks. A resumed epoch keeps
-        its count."""
+        gets the limit and the retries. ``batches``: this rank's batches in the epoch; the epoch's clips over all
+        ranks follow (a multigrid batch sampler states its own count). A resumed epoch keeps its count."""
+        clips = getattr(getattr(loader, "batch_sampler", None), "epoch_samples", None)
+        self.samples = world_size * (clips or batches * (getattr(loader, "batch_size", None) or 1))
         policy = getattr(getattr(loader, "dataset", None), "policy", None)
         if isinstance(policy, BadSamplePolicy):
             policy.max_retries, policy.max_fail_fraction = self.retries, self.max_fraction
         if epoch != self.epoch:
             self.epoch, self.failures = epoch, 0
-        self.samples = samples
 
     @property
     def limit(self) -> float:
@@ -61,7 +69,7 @@ class BadSampleLedger:
 
     def add(self, batch: Any) -> None:
         """Record the failures a training batch carries (``batch["bad_samples"]``: one string per item, the
-        item's failures separated by newlines)."""
+        item's failures separated by newlines); every ``sync_every`` batches, :meth:`sync` (collective)."""
         carried = batch.get("bad_samples", ()) if isinstance(batch, dict) else ()
         messages = [line for text in carried for line in str(text).split("\n") if line]
         self.unsynced += len(messages)
@@ -70,6 +78,9 @@ class BadSampleLedger:
                 self.log(f"bad sample skipped (epoch {self.epoch + 1}): {message}")
         else:
             self.unlogged += messages
+        self.batches += 1
+        if self.batches % self.sync_every == 0:
+            self.sync()
 
     def sync(self) -> None:
         """Sum the new failures over ranks and stop the run when the epoch can no longer stay under the limit
@@ -103,7 +114,7 @@ class BadSampleLedger:
         self.unlogged = []
 
     def state_dict(self) -> dict[str, int]:
-        """The epoch's count as of the last :meth:`sync` (the trainer syncs before every checkpoint)."""
+        """The epoch's count as of the last :meth:`sync` (at most ``sync_every`` batches old)."""
         return {"epoch": self.epoch, "failures": self.failures}
 
     def load_state_dict(self, state: dict[str, int]) -> None:

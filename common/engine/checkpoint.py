@@ -372,7 +372,7 @@ class CheckpointManager:
                 raise CheckpointError(
                     f"--resume {spec}: not a training checkpoint of this engine (no 'model' and 'step' entries; "
                     f"plain model weights?). --resume continues a run from its checkpoints/last.pth (or use "
-                    f"--resume auto); to start from these weights, use the project's fine-tuning flag")
+                    f"--resume auto); to start from these weights, use the fine-tuning flag (--finetune PATH)")
             self.log(f"resuming from {spec} (epoch {state['epoch']}, step {state['step']})")
             self._restore_snapshots(state, Path(spec))
             return state

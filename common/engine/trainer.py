@@ -55,8 +55,7 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """How :meth:`Trainer.fit` ended: ``status`` is ``finished``, ``max_steps`` or ``interrupted``; ``exit_code``
-    is what the entry point exits with (0, or 143 / 130 after SIGTERM / Ctrl-C: ``common.engine.signals``)."""
+    """How :meth:`Trainer.fit` ended: ``finished``, ``max_steps`` or ``interrupted``; ``exit_code``: 0, 143 or 130."""
 
     status: str
     epoch: int
@@ -144,8 +143,7 @@ class Trainer:
         self.last_validation: dict[str, float] = {}
         self._pending_rng: dict[str, Any] | None = None
         self.signals = StopSignals()
-        self.bad_samples = BadSampleLedger(config.max_bad_fraction, config.bad_sample_retries, self.logger.info,
-                                           rank=self.info.rank, distributed=self.info.distributed, device=self.device)
+        self.bad_samples = BadSampleLedger.for_run(config, self.info, self.logger.info)
         self._progress: Any = None  # the whole run's tqdm bar
         self._run_start, self._run_batches = time.perf_counter(), 0  # this process's share of the run, for the ETA
 
@@ -190,7 +188,6 @@ class Trainer:
 
     def save_checkpoint(self, is_best: bool = False, epoch_finished: int | None = None) -> None:
         self._raise_if_non_finite()
-        self.bad_samples.sync()
         self.checkpoints.save(self.state_dict(), epoch_finished=epoch_finished, is_best=is_best)
 
     # ---------------------------------------------------------------------------------------------- checks
@@ -284,8 +281,7 @@ class Trainer:
         """Train the rest of ``self.epoch``; returns ``epoch_done``, ``max_steps`` or ``interrupted``."""
         config, loader = self.config, self.train_loader
         total = batches_per_epoch(loader, self.epoch, config.seed)
-        clips = getattr(loader.batch_sampler, "epoch_samples", None) or total * (loader.batch_size or 1)  # multigrid
-        self.bad_samples.start_epoch(self.epoch, loader, clips * self.info.world_size)
+        self.bad_samples.start_epoch(self.epoch, loader, total, self.info.world_size)
         to_discard = set_loader_epoch(loader, self.epoch, config.seed, skip_batches=self.batches_done)
         iterator = iter(loader)
         for _ in range(to_discard):  # the sampler cannot skip: consume the batches already trained on
@@ -347,7 +343,6 @@ class Trainer:
                 self.batches_done = batch_index + 1
                 if self.step % config.log_every == 0:
                     self._raise_if_non_finite()
-                    self.bad_samples.sync()
                     self._log_window(window, lr, batch_index + 1, total)
                     window = _Window(self.device)
                 if self.signals.requested(self.info.distributed, self.device):

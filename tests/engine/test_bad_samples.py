@@ -98,7 +98,7 @@ def _rank_main(rank: int, port: int, out: str) -> None:
     lines: list[str] = []
     try:
         ledger = BadSampleLedger(0.1, 3, lines.append, rank=rank, distributed=True)
-        ledger.start_epoch(0, None, samples=20)  # limit: 0.1 * 20 / 0.9 = 2.2 failures
+        ledger.start_epoch(0, None, batches=10, world_size=2)  # 20 clips; limit 0.1 * 20 / 0.9 = 2.2
         ledger.add({"bad_samples": ["", f"r{rank}a.mp4 (list:1): broken"]})
         ledger.add({"bad_samples": ["r1b.mp4 (list:2): broken" if rank else ""]})
         ledger.end_epoch()  # 3 > 2.2: stops on both ranks at the same call
