@@ -26,7 +26,8 @@ from benchmarks.environment import (format_table, peak_tflops, resolve_device, r
                                     write_json, write_markdown)
 from benchmarks.registry import VariantSpec, classification_loss, example_clip, iter_variants
 from common.engine.model_info import count_flops
-from common.engine.trainer import AMP_DTYPES, convert_memory_format
+from common.engine.batch import convert_memory_format
+from common.engine.trainer import AMP_DTYPES
 
 COLUMNS = ("project", "variant", "impl", "input", "batch", "device", "amp", "channels_last", "compile",
            "train_clips/s", "infer_clips/s", "train_peak_MiB", "infer_peak_MiB", "gflops", "train_mfu", "infer_mfu",

@@ -4,12 +4,14 @@ A batch from the data pipeline is ``{"clip": uint8 [B, 3, T, H, W], "label": ten
 "video_index", "view_index"}``. The engine copies it to the device (non-blocking, pinned memory) and calls a
 *preprocess* function ``(uint8 clip, labels, train) -> (model input, targets)``; :class:`ClipPreprocessor` is the
 standard one (normalise, then train-only augmentation and mixup from ``common.data.device_transforms``).
+:func:`convert_memory_format` puts a model's conv weights in the ``--channels-last`` layout.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import torch
+from torch import nn
 
 from common.data.device_transforms import Normalize
 
@@ -62,3 +64,12 @@ class ClipPreprocessor:
         if self.mixup is not None:
             return self.mixup(clip, labels)
         return clip, labels
+
+
+def convert_memory_format(model: nn.Module) -> None:
+    """channels_last for 4-D weights (2-D convs) and channels_last_3d for 5-D weights (3-D convs), in place."""
+    for param in model.parameters():
+        if param.dim() == 4:
+            param.data = param.data.contiguous(memory_format=torch.channels_last)
+        elif param.dim() == 5:
+            param.data = param.data.contiguous(memory_format=torch.channels_last_3d)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from common.data.device_transforms import IMAGENET_MEAN, IMAGENET_STD
 from common.distributed import DistInfo, all_gather_object, all_reduce_sum, convert_sync_batchnorm
 from common.engine.bad_samples import BadSampleLedger
-from common.engine.batch import ClipPreprocessor, Preprocess, move_to_device
+from common.engine.batch import ClipPreprocessor, Preprocess, convert_memory_format, move_to_device
 from common.engine.checkpoint import CheckpointManager, capture_rng_state, restore_rng_state
 from common.engine.cli import config_to_dict, refuse_unusable_flags, save_resolved_config
 from common.engine.evaluate import MetricSums, autocast_context, topk_correct, validate
@@ -63,15 +63,6 @@ class TrainResult:
     best_metric: float | None
     last_validation: dict[str, float]
     exit_code: int = 0
-
-
-def convert_memory_format(model: nn.Module) -> None:
-    """channels_last for 4-D weights (2-D convs) and channels_last_3d for 5-D weights (3-D convs), in place."""
-    for param in model.parameters():
-        if param.dim() == 4:
-            param.data = param.data.contiguous(memory_format=torch.channels_last)
-        elif param.dim() == 5:
-            param.data = param.data.contiguous(memory_format=torch.channels_last_3d)
 
 
 class Trainer:
