@@ -97,7 +97,7 @@ def write_outputs(clip: torch.Tensor, unit: str, maps: dict[str, np.ndarray], ou
 
 
 def main(argv: Sequence[str] | None = None) -> list[Path]:
-    cfg, weights = parse_config(RECIPE, argv, "test", extra_args=_extra_args)
+    cfg, weights = parse_config(RECIPE, argv, "test", extra_args=_extra_args, prog="python -m projects.mgma.attention")
     if cfg.video is None:
         raise SystemExit("--video is required")
     model = RECIPE.build_model(cfg)

@@ -34,7 +34,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
                        help="ssv2: something-something-v2-labels.json; ssv1: something-something-v1-labels.csv "
                             "(relative to --data-root; default: those names)")
     group.add_argument("--frames-dir", default="", help="ssv1 / ssv2: folder of the frame folders (under --data-root)")
-    group.add_argument("--frame-template", default=None, help="frame file names (ssv1 {:05d}.jpg, ssv2 {:06d}.jpg)")
+    group.add_argument("--frame-template", default=None,
+                       help="frame file names (ssv1: the released {:05d}.jpg; ssv2: extract_frames' img_{:05d}.jpg)")
     group.add_argument("--target-fps", type=float, default=30.0, help="fps the sampling rate refers to")
     group.add_argument("--jitter-min", type=int, default=128, help="training short side drawn from [min, max]")
     group.add_argument("--jitter-max", type=int, default=160, help="see --jitter-min")
@@ -71,7 +72,7 @@ def temporal_sampler(args: argparse.Namespace, num_test_clips: int = 1) -> Any:
 def _reader(args: argparse.Namespace) -> dict[str, Any]:
     if args.dataset not in FRAME_DATASETS:
         return dict(reader="video")
-    template = args.frame_template or ("{:06d}.jpg" if args.dataset == "ssv2" else "{:05d}.jpg")
+    template = args.frame_template or ("img_{:05d}.jpg" if args.dataset == "ssv2" else "{:05d}.jpg")
     return dict(reader="frames", frame_template=template)
 
 
