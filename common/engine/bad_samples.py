@@ -44,9 +44,9 @@ class BadSampleLedger:
 
     @classmethod
     def for_run(cls, config: Any, info: Any, log: Callable[[str], None]) -> "BadSampleLedger":
-        """From the engine flags and a :class:`common.distributed.DistInfo`."""
-        return cls(config.max_bad_fraction, config.bad_sample_retries, log, rank=info.rank,
-                   distributed=info.distributed, device=info.device)
+        """From the engine flags (their defaults when a hand-made config lacks them) and a ``DistInfo``."""
+        return cls(getattr(config, "max_bad_fraction", 0.05), getattr(config, "bad_sample_retries", 10), log,
+                   rank=info.rank, distributed=info.distributed, device=info.device)
 
     def start_epoch(self, epoch: int, loader: Any, batches: int, world_size: int = 1) -> None:
         """Before the epoch's loader iterator (and its workers) starts: a dataset with a :class:`BadSamplePolicy`
