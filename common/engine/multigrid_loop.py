@@ -1,8 +1,8 @@
 """The trainer's multigrid hook: per-epoch loader shape and BN mode, checkpointed phase state, clean switches.
 
 :class:`MultigridTraining` is handed to :class:`~common.engine.trainer.Trainer` (``multigrid=``). Before every
-epoch the trainer asks it for the training loader; when the long cycle enters a new phase (or on the first epoch,
-fresh or resumed) it
+epoch the trainer asks it for the training loader. When the clip shape changes (or on the first epoch, fresh or
+resumed) the hook
 
 1. closes the previous loader's workers (persistent ones included), so no worker outlives its phase;
 2. switches BN for the phase's per-process batch (:func:`common.engine.multigrid_bn.bn_rule`), starting from the
@@ -11,8 +11,10 @@ fresh or resumed) it
    batches come from :class:`~common.data.short_cycle.ShortCycleBatchSampler`), per-process batch = the phase's
    global batch / processes.
 
-Checkpoints record the phase and every rank's sub-batch statistics (:meth:`state_dict`), and ``--resume auto``
-continues bit for bit, also across a phase boundary. At the end of training the BN modules become plain again.
+Consecutive phases of the same shape (the last base-shape phase of a stage and the fine-tuning phase) keep loader
+and BN, as in PySlowFast, which rebuilds only when the shape changes. Checkpoints record the phase, its shape and
+every rank's sub-batch statistics (:meth:`state_dict`), and ``--resume auto`` continues bit for bit, also across
+a phase boundary. At the end of training the BN modules become plain again.
 
 :func:`prepare_multigrid` is the entry points' side: from the flags and the recipe it refuses models that cannot
 take variable clips (the recipe's ``multigrid_capability(cfg) -> (variable frames, variable crop, reason)``;
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy as _copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -74,6 +77,7 @@ class MultigridTraining:
         self.bn_base_size, self.bn_include = bn_base_size, bn_include
         self.epoch_tagged, self.log = epoch_tagged, log
         self.phase: int | None = None
+        self.shape: ClipShape | None = None
         self.bn_mode = ("plain", 1)
         self.loader: DataLoader | None = None
         self._pending: tuple[int, Any] | None = None
@@ -81,11 +85,14 @@ class MultigridTraining:
     # ---------------------------------------------------------------------------------------------- per epoch
     def loader_for_epoch(self, model: nn.Module, epoch: int, log: Callable[[str], None] | None = None) -> DataLoader:
         """The training loader of ``epoch``, switching phase (loader and BN) first when needed."""
-        phase = self.plan.phase_index(epoch)
-        if self.loader is not None and phase == self.phase:
+        phase, shape = self.plan.phase_index(epoch), self.plan.shape(epoch)
+        if self.loader is not None and shape == self.shape:  # PySlowFast rebuilds only when the shape changes
+            if phase != self.phase:
+                (self.log or log or print)(f"multigrid phase {phase + 1}/{len(self.plan.phases)} from epoch "
+                                           f"{epoch + 1}: same shape, loader and BN kept")
+            self.phase = phase
             return self.loader
         self.close()
-        shape = self.plan.shape(epoch)
         batch = per_process_batch_size(shape.batch_size, self.world_size)
         message = (f"multigrid phase {phase + 1}/{len(self.plan.phases)} from epoch {epoch + 1}: "
                    if self.plan.phases else f"multigrid (short cycle) from epoch {epoch + 1}: ")
@@ -100,7 +107,7 @@ class MultigridTraining:
             switched = set_batchnorm_mode(model, mode, size, self.bn_include)
             self.bn_mode = (mode, size)
             message += f"; BN {mode} x{size} ({switched} layers, {batch} clips per process)"
-            if self._pending is not None and self._pending[0] == phase:
+            if self._pending is not None and self._pending[0] == dataclasses.astuple(shape):
                 try:
                     load_sub_batchnorm_state(model, self._pending[1])
                 except ValueError as error:  # e.g. resumed on another number of processes: splits differ
@@ -115,7 +122,7 @@ class MultigridTraining:
             dataset = self.dataset_for(shape, shape.crop)
         (self.log or log or print)(message)
         self.loader = self._build_loader(dataset, batch, factors)
-        self.phase = phase
+        self.phase, self.shape = phase, shape
         return self.loader
 
     def _build_loader(self, dataset: Dataset, batch: int, factors: tuple[int, int, int] | None) -> DataLoader:
@@ -152,7 +159,7 @@ class MultigridTraining:
             iterator._shutdown_workers()
         if self.loader is not None:
             self.loader._iterator = None
-        self.loader, self.phase = None, None
+        self.loader, self.phase, self.shape = None, None, None
 
     def finish(self, model: nn.Module) -> None:
         """End of training: workers stopped, BN plain again (the trained model is an ordinary model)."""
@@ -161,14 +168,17 @@ class MultigridTraining:
 
     # ---------------------------------------------------------------------------------------------- checkpoints
     def state_dict(self, model: nn.Module) -> dict[str, Any]:
-        """The phase and every rank's sub-batch BN statistics (a collective under DDP)."""
-        return {"phase": self.phase, "sub_batchnorm_per_rank": all_gather_object(sub_batchnorm_state(model))}
+        """The phase, its shape and every rank's sub-batch BN statistics (a collective under DDP)."""
+        shape = list(dataclasses.astuple(self.shape)) if self.shape is not None else None
+        return {"phase": self.phase, "shape": shape,
+                "sub_batchnorm_per_rank": all_gather_object(sub_batchnorm_state(model))}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore at the next :meth:`loader_for_epoch` if it is in the saved phase."""
+        """Restore at the next :meth:`loader_for_epoch` if its shape is the saved one (same phase, or a next phase
+        of the same shape, which PySlowFast does not treat as a change)."""
         per_rank = state["sub_batchnorm_per_rank"]
-        if state["phase"] is not None and per_rank:
-            self._pending = (state["phase"], per_rank[min(self.rank, len(per_rank) - 1)])
+        if state.get("shape") is not None and per_rank:
+            self._pending = (tuple(state["shape"]), per_rank[min(self.rank, len(per_rank) - 1)])
         self.close()
 
 

@@ -74,6 +74,7 @@ def test_all_long_cycle_phases_train_on_cpu(tmp_path):
     log = (tmp_path / "log.txt").read_text()
     assert "multigrid phase 1/5 from epoch 1: global batch 64, 2 frames at rate 1-4, crop 11" in log
     assert "BN sub x8" in log and "BN plain x1" in log
+    assert "multigrid phase 5/5 from epoch 12: same shape, loader and BN kept" in log  # fine-tuning at x1
 
 
 def test_stop_and_resume_across_phase_boundary_is_exact(tmp_path):
