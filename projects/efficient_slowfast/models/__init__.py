@@ -24,11 +24,14 @@ KINETICS_STD = (0.225, 0.225, 0.225)
 _SPEC = "shared/specs/efficient_slowfast.md section 3.2 (reference 70a78ea, fvcore 0.1.5, one clip)"
 
 
+_DEFAULTS = dict(alpha=4, beta_inv=8, dropout=0.5, attn_backend="sdpa")
+
+
 def _variant(name: str, arch: dict[str, Any], num_frames: int, input_size: int, params: int | None,
              gflops: float | None, **kwargs: Any) -> Variant:
-    return Variant(name, arch=arch, num_classes=kwargs.pop("num_classes", 400), num_frames=num_frames,
-                   input_size=input_size, mean=KINETICS_MEAN, std=KINETICS_STD, reference_params=params,
-                   reference_gflops=gflops, source=kwargs.pop("source", _SPEC), **kwargs)
+    return Variant(name, arch={**arch, **_DEFAULTS}, num_classes=kwargs.pop("num_classes", 400),
+                   num_frames=num_frames, input_size=input_size, mean=KINETICS_MEAN, std=KINETICS_STD,
+                   reference_params=params, reference_gflops=gflops, source=kwargs.pop("source", _SPEC), **kwargs)
 
 
 VARIANTS = variant_table(
@@ -49,9 +52,6 @@ _BUILDERS: dict[str, Callable[..., TwoPathwayNet]] = {
     "shufflenetv2": build_shufflenetv2, "shufflenet": build_shufflenet, "mobilenetv2": build_mobilenetv2,
     "ghostnet": build_ghostnet,
 }
-_COMMON_OPTIONS = ("alpha", "beta_inv", "dropout", "attn_backend")
-_FAMILY_OPTIONS = {"resnet": (), "shufflenetv2": ("width_mult",), "shufflenet": ("width_mult", "groups"),
-                   "mobilenetv2": ("width_mult",), "ghostnet": ("width_mult",)}
 
 
 def build_model(variant: str, num_classes: int | None = None, *, num_frames: int | None = None,
@@ -70,10 +70,10 @@ def build_model(variant: str, num_classes: int | None = None, *, num_frames: int
     cfg = lookup(VARIANTS, variant, "efficient_slowfast")
     arch = dict(cfg.arch)
     family = arch.pop("family")
-    allowed = _COMMON_OPTIONS + _FAMILY_OPTIONS[family]
+    allowed = [key for key in arch if key != "lateral"]
     unknown = sorted(set(overrides) - set(allowed))
     if unknown:
-        raise TypeError(f"{variant} does not take {unknown}; its options are {list(allowed)}")
+        raise TypeError(f"{variant} does not take {unknown}; its options are {allowed}")
     arch.update(overrides)
     classes = cfg.num_classes if num_classes is None else num_classes
     if family == "resnet":
