@@ -130,6 +130,19 @@ class EfficientSlowFastRecipe(Recipe):
         group.add_argument("--colour-jitter", action=argparse.BooleanOptionalAction, default=False,
                            help="Jester's clip-level PIL colour jitter in training and validation")
 
+    def multigrid_capability(self, cfg: argparse.Namespace) -> tuple[bool, bool, str]:
+        """Any crop (global pooling everywhere); clips of T/4 and T/2 frames when those still split into pathways
+        (multiples of ``--alpha``), as the reference's Kinetics configs train them."""
+        return cfg.num_frames % (4 * cfg.alpha) == 0, True, (
+            f"the long cycle's {cfg.num_frames // 4}-frame clips do not split into pathways with alpha={cfg.alpha}")
+
+    @staticmethod
+    def multigrid_bn_include(name: str, module: nn.Module) -> bool:
+        """The BNs the reference builds with ``norm_module`` (sub-batch BN under multigrid): CMDA's and every BN of
+        the ResNet models. The efficient nets' own BNs are hard-coded ``BatchNorm3d`` there and stay plain."""
+        pattern = r"(_fuse\.(f2s|s2f)_bn|_fuse\.bn|(^|\.)(a|b|c|branch1)_bn|^s1\.pathway\d\.bn)$"
+        return re.search(pattern, name) is not None
+
     def resolve(self, cfg: argparse.Namespace, mode: str, weights: Mapping[str, torch.Tensor] | None) -> None:
         family = self.variant(cfg).arch["family"]
         for flag, families in _FAMILY_FLAGS.items():

@@ -114,3 +114,16 @@ def test_reference_checkpoints_are_converted_and_flags_checked(tmp_path, capsys)
         with pytest.raises(SystemExit):
             _config(tmp_path, *argv)
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variant, included", [("slowfast_dual_r50", 114), ("slowfast_shufflenetv2", 8),
+                                               ("slowfast_mobilenetv2", 8)])
+def test_multigrid_sub_batch_bn_follows_the_reference_norm_module(variant: str, included: int, tmp_path) -> None:
+    """Only the BNs the reference builds with ``norm_module`` (CMDA's; every BN of the R50s) become sub-batch BNs."""
+    from projects.efficient_slowfast import build_model
+
+    model = build_model(variant)
+    bns = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm3d)]
+    assert sum(RECIPE.multigrid_bn_include(n, m) for n, m in bns) == included
+    cfg = _config(tmp_path, "--preset", "k400_ghostnet_w1", "--train-list", "t")
+    assert cfg.multigrid_long and cfg.multigrid_short and RECIPE.multigrid_capability(cfg)[:2] == (True, True)
