@@ -248,8 +248,11 @@ class Trainer:
         checkpoint, replace the BN running statistics by their average over N training batches (this epoch's
         order, no mixup), averaged across processes (:mod:`common.engine.precise_bn`)."""
         set_loader_epoch(self.train_loader, self.epoch, self.config.seed)
-        used = update_bn_stats(self.model, clip_inputs(self.train_loader, self.preprocess, self.device),
-                               self.config.precise_bn_batches)
+        # Multigrid: precise statistics of the plain BN layers, then split again (PySlowFast: of the split BNs).
+        plain = self.multigrid.plain_batchnorm(self.model) if self.multigrid else contextlib.nullcontext()
+        with plain:
+            used = update_bn_stats(self.model, clip_inputs(self.train_loader, self.preprocess, self.device),
+                                   self.config.precise_bn_batches)
         self.logger.info(f"precise BN: running statistics recomputed on {used} training batches per process")
 
     def _validate(self) -> bool:

@@ -50,7 +50,8 @@ def _steps_per_epoch(plan, size=256):
 def test_all_long_cycle_phases_train_on_cpu(tmp_path):
     job = _job()
     shapes = []
-    args = job.parser().parse_args(["--output-dir", str(tmp_path), *FLAGS])
+    # Precise BN statistics at every epoch end, computed on the plain BN layers, then split again.
+    args = job.parser().parse_args(["--output-dir", str(tmp_path), *FLAGS, "--precise-bn-batches", "2"])
     trainer = job.build_trainer(args, train_size=256)
     original = trainer.multigrid.loader_for_epoch
 
@@ -73,7 +74,7 @@ def test_all_long_cycle_phases_train_on_cpu(tmp_path):
     assert type(trainer.model.bn) is torch.nn.BatchNorm3d  # plain again after training
     log = (tmp_path / "log.txt").read_text()
     assert "multigrid phase 1/5 from epoch 1: global batch 64, 2 frames at rate 1-4, crop 11" in log
-    assert "BN sub x8" in log and "BN plain x1" in log
+    assert "BN sub x8" in log and "BN plain x1" in log and log.count("precise BN: running statistics") == 12
     assert "multigrid phase 5/5 from epoch 12: same shape, loader and BN kept" in log  # fine-tuning at x1
 
 
