@@ -333,6 +333,7 @@ class _Classifier(nn.Module):
     feature map, dropout, linear per position; ``forward`` combines the positions (``position_pooling``)."""
 
     config: MGMAConfig
+    num_frames: int
     temporal_kernel: int
     #: How ``forward`` combines the head positions (several when a clip is larger than the defining size, e.g. 2x2
     #: at the 128 test crop): "logits" averages the logits; "softmax" returns the log of the averaged
@@ -374,8 +375,8 @@ class _Classifier(nn.Module):
         if math.ceil(frames / 8) < self.temporal_kernel or min(height, width) <= 16 * (kernel - 1):
             raise ValueError(
                 f"clip {frames}x{height}x{width} is smaller than the head's {self.temporal_kernel}x{kernel}x{kernel} "
-                f"average pool at 1/8 time and 1/16 space: needs T >= {8 * self.temporal_kernel} (the model was "
-                f"built for num_frames={8 * self.temporal_kernel}) and H, W >= {16 * (kernel - 1) + 1}")
+                f"average pool at 1/8 time and 1/16 space: needs T >= {8 * self.temporal_kernel - 7} (the model was "
+                f"built for num_frames={self.num_frames}) and H, W >= {16 * (kernel - 1) + 1}")
 
     def position_logits(self, clips: torch.Tensor) -> torch.Tensor:
         """Logits at every head position, ``[B, T', H', W', K]`` (1x1x1 for the defining input size; 1x2x2 at
@@ -405,6 +406,7 @@ class MGMAResNet(_Classifier):
             raise ValueError(f"MGMAResNet builds backbone 'r3d' or 'r2plus1d', got {config.backbone!r}")
         self.config = config
         self.num_classes = num_classes
+        self.num_frames = num_frames
         self.temporal_kernel = num_frames // 8
         factorised = config.backbone == "r2plus1d"
         if factorised:  # the reference's R(2+1)D stem has a fixed 45-channel middle width
@@ -455,6 +457,7 @@ class MGMAShuffleNet(_Classifier):
             raise ValueError("the reference's ShuffleNet has no SE modules; build it with se_ratio=0")
         self.config = config
         self.num_classes = num_classes
+        self.num_frames = num_frames
         self.temporal_kernel = num_frames // 8
         self.stem = nn.Sequential(nn.Conv3d(3, config.stem_width, 3, (1, 2, 2), 1, bias=False),
                                   nn.BatchNorm3d(config.stem_width), nn.ReLU(inplace=True))
