@@ -263,6 +263,9 @@ def add_multigrid_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                        help="multigrid trains this many times the configured epochs (PySlowFast EPOCH_FACTOR)")
     group.add_argument("--multigrid-bn-base-size", type=int, default=8,
                        help="clips per BN statistics group: sub-batch BN above, synchronised BN below")
+    group.add_argument("--multigrid-eval-freq", type=int, default=3,
+                       help="long cycle: validate (and precise BN) this many times per phase, the last at its end "
+                            "(PySlowFast MULTIGRID.EVAL_FREQ); 0: every --eval-every epochs")
     group.add_argument("--multigrid-reference-steps-bug", action="store_true",
                        help="reproduce PySlowFast's schedule when the last lr step is not before the epoch count "
                             "(non-monotonic steps, run cut short); default: such steps are dropped")

@@ -63,19 +63,20 @@ class MultigridTraining:
         bn_base_size: clips per BN statistics group (PySlowFast ``MULTIGRID.BN_BASE_SIZE``, 8).
         bn_include: ``(name, module) -> bool`` choosing the BN modules that follow the rule (default: all).
         epoch_tagged: items are ``(epoch, index)`` (``VideoClipDataset``); False for datasets taking plain indices.
+        eval_freq: evaluations per long-cycle phase (PySlowFast ``MULTIGRID.EVAL_FREQ``); 0: every ``eval_every``.
         log: where phase changes are reported (default: the ``log`` given to :meth:`loader_for_epoch`, else print).
     """
 
     def __init__(self, plan: MultigridPlan, dataset_for: DatasetFor, *, rank: int = 0, world_size: int = 1,
                  workers: int = 0, persistent_workers: bool = False, pin_memory: bool = False, seed: int = 0,
                  bn_base_size: int = 8, bn_include: Callable[[str, nn.Module], bool] | None = None,
-                 epoch_tagged: bool = True, log: Callable[[str], None] | None = None) -> None:
+                 epoch_tagged: bool = True, eval_freq: int = 0, log: Callable[[str], None] | None = None) -> None:
         self.plan, self.dataset_for = plan, dataset_for
         self.rank, self.world_size = rank, world_size
         self.workers, self.persistent_workers = workers, persistent_workers
         self.pin_memory, self.seed = pin_memory, seed
         self.bn_base_size, self.bn_include = bn_base_size, bn_include
-        self.epoch_tagged, self.log = epoch_tagged, log
+        self.epoch_tagged, self.eval_freq, self.log = epoch_tagged, eval_freq, log
         self.phase: int | None = None
         self.shape: ClipShape | None = None
         self.bn_mode = ("plain", 1)
@@ -139,6 +140,17 @@ class MultigridTraining:
                               generator=_generator(self.seed), **options)
         return DataLoader(dataset, batch_sampler=ShortCycleBatchSampler(sampler, batch, factors, drop_last=True),
                           generator=_generator(self.seed), **options)
+
+    def is_eval_epoch(self, epoch: int, eval_every: int) -> bool:
+        """Whether the end of ``epoch`` (0-based) is an evaluation point: ``eval_freq`` times per long-cycle phase,
+        the last at the phase's end (PySlowFast ``is_eval_epoch``), else every ``eval_every`` epochs."""
+        start = 0
+        for phase in self.plan.phases if self.eval_freq > 0 else ():
+            if epoch < phase.end_epoch:
+                period = max((phase.end_epoch - start) // self.eval_freq + 1, 1)
+                return (phase.end_epoch - 1 - epoch) % period == 0
+            start = phase.end_epoch
+        return (epoch + 1) % eval_every == 0
 
     @contextlib.contextmanager
     def plain_batchnorm(self, model: nn.Module) -> Iterator[None]:
@@ -271,7 +283,7 @@ def prepare_multigrid(recipe: Any, cfg: argparse.Namespace, rank: int = 0, world
         log(f"multigrid schedule picture: {path}")
     hook = MultigridTraining(plan, recipe_dataset_for(recipe, cfg), rank=rank, world_size=world_size,
                              workers=cfg.workers, seed=cfg.seed, pin_memory=torch.cuda.is_available(),
-                             bn_base_size=cfg.multigrid_bn_base_size,
+                             bn_base_size=cfg.multigrid_bn_base_size, eval_freq=cfg.multigrid_eval_freq,
                              bn_include=getattr(recipe, "multigrid_bn_include", None))
     trainer_config = argparse.Namespace(**vars(cfg))
     trainer_config.epochs = plan.epochs

@@ -222,7 +222,8 @@ class Trainer:
                 epoch_finished = self.epoch + (1 if status == "epoch_done" else 0)
                 last_epoch = epoch_finished >= config.epochs or status == "max_steps"
                 is_best = False
-                evaluation_point = last_epoch or epoch_finished % config.eval_every == 0
+                evaluation_point = last_epoch or (self.multigrid.is_eval_epoch(self.epoch, config.eval_every)
+                                                  if self.multigrid else epoch_finished % config.eval_every == 0)
                 if evaluation_point and getattr(config, "precise_bn_batches", 0) > 0:
                     self._precise_bn()
                 if self.val_loader is not None and evaluation_point:

@@ -95,3 +95,16 @@ def test_long_and_short_cycle_setup(tmp_path):
     assert spans == {4 * rate - 1 for rate in range(2, 9)}  # 4 frames spread over rate x 4 frames, every rate
     last = setup.hook.dataset_for(setup.plan.shape(149), 112)
     assert isinstance(last.sampler, SlowFastClipSampler) and last.sampler.sampling_rate == 2
+
+
+def test_evaluation_points_per_phase_as_pyslowfast():
+    from common.engine.multigrid import multigrid_plan
+    from common.engine.multigrid_loop import MultigridTraining
+
+    plan = multigrid_plan([0, 80, 100, 120, 140], 150, 64, 32, 224, 2, True, True)  # the dual config
+    hook = MultigridTraining(plan, lambda shape, crop: None, eval_freq=3)
+    points = [epoch for epoch in range(plan.epochs) if hook.is_eval_epoch(epoch, 10)]
+    assert points[:6] == [17, 37, 57, 66, 76, 86]  # period 58 // 3 + 1 = 20 in phase 1, 29 // 3 + 1 = 10 in phase 2
+    assert all(hook.is_eval_epoch(phase.end_epoch - 1, 10) for phase in plan.phases)
+    every = MultigridTraining(plan, lambda shape, crop: None, eval_freq=0)
+    assert [epoch for epoch in range(40) if every.is_eval_epoch(epoch, 10)] == [9, 19, 29, 39]
