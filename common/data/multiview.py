@@ -9,6 +9,9 @@ sampler) is stored once. Aggregation is what each paper did:
   probabilities, so it uses ``score="logits"``, meaning "as the model returned them");
 - ``aggregate="mean", score="logits"``: TSM and MAS-Net ``test.py`` (its ``--softmax`` applies after averaging, which
   does not change the ranking);
+- ``aggregate="max"``: the element-wise maximum over a video's views, PySlowFast's ``TestMeter(ensemble_method="max")``.
+  PySlowFast starts that maximum from zeros, which changes nothing for non-negative scores (softmax, or a model that
+  returns probabilities) but floors negative logits at 0; we take the maximum of the views themselves;
 - EPIC-Kitchens: ``num_classes={"verb": 97, "noun": 300}``, dict scores and labels; an action is correct when the
   verb label is in the verb top-k **and** the noun label is in the noun top-k (independent top-k lists, as
   Motionformer's meter).
@@ -60,11 +63,11 @@ class MultiViewTestMeter:
     """
 
     def __init__(self, num_videos: int, num_views: int, num_classes: int | Mapping[str, int], *,
-                 aggregate: Literal["sum", "mean"] = "sum", score: Literal["logits", "softmax"] = "logits",
+                 aggregate: Literal["sum", "mean", "max"] = "sum", score: Literal["logits", "softmax"] = "logits",
                  class_names: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
                  labels: Sequence[int] | Mapping[str, Sequence[int]] | None = None) -> None:
-        if aggregate not in ("sum", "mean"):
-            raise ValueError(f"aggregate must be 'sum' or 'mean', got {aggregate!r}")
+        if aggregate not in ("sum", "mean", "max"):
+            raise ValueError(f"aggregate must be 'sum', 'mean' or 'max', got {aggregate!r}")
         if score not in ("logits", "softmax"):
             raise ValueError(f"score must be 'logits' or 'softmax', got {score!r}")
         self.multi_head = isinstance(num_classes, Mapping)
@@ -157,8 +160,11 @@ class MultiViewTestMeter:
         aggregated = {}
         for head, scores in self.scores.items():
             per_view = _softmax(scores) if self.score == "softmax" else scores
-            per_view = np.where(self.received[..., None], per_view, 0.0)
-            total = per_view.sum(axis=1)  # [V, C]
+            if self.aggregate == "max":
+                total = np.where(self.received[..., None], per_view, -np.inf).max(axis=1)  # [V, C]
+                total[~self.received.any(axis=1)] = 0.0  # videos without a view (excluded from the metrics)
+            else:
+                total = np.where(self.received[..., None], per_view, 0.0).sum(axis=1)  # [V, C]
             if self.aggregate == "mean":
                 total = total / np.maximum(self.received.sum(axis=1, keepdims=True), 1)
             aggregated[head] = total.astype(np.float32)

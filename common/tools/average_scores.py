@@ -4,7 +4,7 @@
 
 Each ``.npz`` is what a project's ``test.py`` writes through `common.data.multiview.MultiViewTestMeter.save`:
 ``scores`` float ``[num_videos, num_views, num_classes]`` (NaN for a missing view), ``labels`` ``[num_videos]``,
-``video_ids``, optional ``class_names``, ``aggregate`` ("sum"/"mean") and ``score`` ("logits"/"softmax"); multi-head
+``video_ids``, optional ``class_names``, ``aggregate`` ("sum"/"mean"/"max") and ``score`` ("logits"/"softmax"); multi-head
 files (EPIC verb/noun) hold ``heads`` and ``scores_<head>`` / ``labels_<head>`` / ``class_names_<head>``. Each file
 is first aggregated over its views as its own run did (the saved ``aggregate`` and ``score``; files without them:
 mean of logits). ``--softmax`` then turns every file's per-video scores into probabilities, so runs whose scores

@@ -101,3 +101,21 @@ def test_bad_indices_and_shapes_are_rejected() -> None:
     meter.update(torch.zeros(2, 3), [0, 1], [1, 1])
     with pytest.raises(IncompleteTestError, match="no label"):
         meter.finalize()
+
+
+def test_max_over_views(tmp_path) -> None:
+    maximum = filled_meter(aggregate="max").finalize()[""]
+    np.testing.assert_allclose(maximum, [[4.0, 1.0, 0.0], [0.0, 3.0, 0.0], [5.0, 0.0, 4.9]])
+    # Negative logits: max picks class 1 (-1 vs -0.5 ...), the sum class 0 (-3 vs -3.5).
+    meter = MultiViewTestMeter(2, 2, 2, aggregate="max", labels=[1, 0])
+    meter.update(torch.tensor([[-1.0, -3.0], [-2.0, -0.5]]), torch.tensor([0, 0]), torch.tensor([0, 1]))
+    np.testing.assert_allclose(meter.finalize(allow_missing=True)[""], [[-1.0, -0.5], [0.0, 0.0]])
+    assert meter.metrics(allow_missing=True)["top1"] == 100.0  # video 1 has no view and is left out
+    with pytest.raises(ValueError, match="'sum', 'mean' or 'max'"):
+        MultiViewTestMeter(1, 1, 2, aggregate="median")
+    # The saved scores keep the rule: average_scores re-aggregates them with max.
+    from common.tools.average_scores import load_scores
+
+    meter.save(tmp_path, allow_missing=True)
+    loaded = load_scores(tmp_path / "scores.npz", allow_missing=True)
+    np.testing.assert_allclose(loaded.scores[""][0], [-1.0, -0.5])
