@@ -73,10 +73,11 @@ def test_jester_colour_jitter_is_pil_enhance_with_one_factor_set_per_clip() -> N
 def test_weight_decay_groups_and_the_reference_bn_rule(preset: str, bn_tensors: int, decayed_by_reference: int,
                                                         tmp_path) -> None:
     """Q7 (spec table): the fork exempts parameters by name ('bn' in it), so most efficient-net BNs are decayed."""
+    model = None
     for reference_rule, expected in ((False, 0), (True, decayed_by_reference)):
         cfg = _config(tmp_path, "--preset", preset, "--train-list", "t",
                       "--reference-bn-weight-decay" if reference_rule else "--no-reference-bn-weight-decay")
-        model = RECIPE.build_model(cfg)
+        model = model or RECIPE.build_model(cfg)
         optimizer = RECIPE.optimizer(cfg, model, log=lambda message: None)
         bn = {id(p) for m in model.modules() if isinstance(m, torch.nn.BatchNorm3d) for p in m.parameters()}
         decay_group = next(g for g in optimizer.param_groups if g["weight_decay"] > 0)
