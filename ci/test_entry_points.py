@@ -135,4 +135,5 @@ def test_documented_commands_name_existing_presets():
         text = path.read_text()
         commands = re.findall(r"projects\.(\w+)\.(?:main|test)\b[^\n]*?(?:\\\n[^\n]*?)*--preset ([a-z0-9_]+)", text)
         for project, preset in commands:
-            assert preset in RECIPES[project].presets, f"{path.relative_to(REPO_ROOT)}: {project} has no preset {preset}"
+            where = path.relative_to(REPO_ROOT)
+            assert preset in RECIPES[project].presets, f"{where}: {project} has no preset {preset}"

@@ -12,7 +12,8 @@ Where a value comes from, lowest priority first:
    checkpoint's).
 
 Then the recipe's :meth:`~common.engine.recipe.Recipe.resolve` derives what depends on other values, and
-``--auto-scale-lr`` rescales ``--lr`` (linear rule: ``batch-size x accum-steps / reference-batch-size``). ``--print-config`` prints that resolved configuration and exits.
+``--auto-scale-lr`` rescales ``--lr`` (linear rule: ``batch-size x accum-steps / reference-batch-size``).
+``--print-config`` prints that resolved configuration and exits.
 
 One parser serves both entry points, so one flag string works for both: ``test.py`` accepts the training flags and
 ignores them (``--pretrained`` and ``--finetune`` are dropped), ``main.py`` ignores the test-view flags.
