@@ -1,7 +1,7 @@
 """The CPU demo: MAS-Net against TSN on a synthetic motion dataset that only temporal modelling can solve.
 
     make demo                                              # = python -m projects.masnet.demo --out demo_runs/masnet
-    python -m projects.masnet.demo --out demo_runs/masnet --quick     # a < 60 s pipeline check (CI)
+    python -m projects.masnet.demo --out demo_runs/masnet --quick     # fewer videos and frames (the tests' run)
 
 1. writes the synthetic dataset of ``common.data.synthetic`` (an object moving back and forth; the class is the
    order of its motion, so a single frame or a frame average tells nothing: TSN sits at chance);
@@ -34,22 +34,25 @@ from projects.masnet import test as masnet_test
 
 # Two classes, "Moving something from left to right" and "... right to left": every frame, and the average of a
 # clip's frames, looks the same in both, so TSN stays at chance (50%) while the direction is plain to a temporal
-# model. (videos per class, epochs) of the full demo and of --quick.
-FULL = dict(videos_per_class=64, epochs=16)
-QUICK = dict(videos_per_class=8, epochs=2)
+# model. The full demo uses the tiny_synthetic preset (8 frames, lr 0.01); --quick (what the tests run) trains on
+# 4 frames at lr 0.02, which still separates the models clearly (measured: 100 vs 54 top-1) in under half the time.
+FULL = dict(videos_per_class=64, epochs=16, frames=8, lr=0.01)
+QUICK = dict(videos_per_class=48, epochs=10, frames=4, lr=0.02)
 NUM_CLASSES = 2
 VARIANTS = ("masnet_tiny", "tsn_tiny")
 
 
-def run_variant(variant: str, data_root: Path, out: Path, epochs: int, seed: int, workers: int) -> dict[str, float]:
-    """Train one variant, test it with 2 clips x 3 crops; returns the test metrics."""
+def run_variant(variant: str, data_root: Path, out: Path, settings: dict, seed: int, workers: int
+                ) -> dict[str, float]:
+    """Train one variant, test it with 2 clips x 3 crops (its run's configuration); returns the test metrics."""
     run_dir, test_dir = out / variant / "train", out / variant / "test"
-    common = ["--preset", "tiny_synthetic", "--data-root", str(data_root), "--workers", str(workers)]
-    masnet_main.main(common + ["--variant", variant, "--output-dir", str(run_dir), "--epochs", str(epochs),
-                               "--seed", str(seed), "--device", "cpu", "--no-progress"])
-    return masnet_test.main(common + ["--checkpoint", str(run_dir / "checkpoints" / "last.pth"), "--num-clips", "2",
-                                      "--num-crops", "3", "--output-dir", str(test_dir), "--device", "cpu",
-                                      "--no-progress"])
+    masnet_main.main(["--preset", "tiny_synthetic", "--data-root", str(data_root), "--workers", str(workers),
+                      "--variant", variant, "--output-dir", str(run_dir), "--epochs", str(settings["epochs"]),
+                      "--num-frames", str(settings["frames"]), "--lr", str(settings["lr"]), "--seed", str(seed),
+                      "--device", "cpu", "--no-progress"])
+    return masnet_test.main(["--checkpoint", str(run_dir / "checkpoints" / "last.pth"), "--num-clips", "2",
+                             "--num-crops", "3", "--output-dir", str(test_dir), "--workers", str(workers),
+                             "--device", "cpu", "--no-progress"])
 
 
 def run_demo(out: Path, quick: bool = False, seed: int = 0, workers: int = 1) -> dict:
@@ -59,7 +62,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, workers: int = 1) ->
     dataset = make_synthetic_dataset(out / "data", num_classes=NUM_CLASSES,
                                      videos_per_class=settings["videos_per_class"], formats=("frames",), seed=seed)
     print(dataset.summary().splitlines()[0], flush=True)
-    results = {variant: run_variant(variant, dataset.root, out, settings["epochs"], seed, workers)
+    results = {variant: run_variant(variant, dataset.root, out, settings, seed, workers)
                for variant in VARIANTS}
     first_val = dataset.split_videos("val")[0]
     masnet_cam.main(["--preset", "tiny_synthetic", "--data-root", str(dataset.root),
@@ -84,7 +87,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, workers: int = 1) ->
 def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m projects.masnet.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="demo_runs/masnet", help="output folder (data, runs, summary.json)")
-    parser.add_argument("--quick", action="store_true", help="tiny data and one epoch: a pipeline check (< 60 s)")
+    parser.add_argument("--quick", action="store_true", help="48 videos per class, 10 epochs of 4 frames: still separates the models")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="DataLoader workers")
     args = parser.parse_args(argv)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from argparse import Namespace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,10 @@ from common.data.video_reader import VideoReader
 from common.engine.app import parse_config
 from projects.masnet.configs import PRESETS
 from projects.masnet.data import clip_sampler, flip_transform
-from projects.masnet.demo import run_demo
+from projects.masnet.demo import QUICK
 from projects.masnet.recipe import RECIPE
+
+DEMO_MARGIN = 20.0  # top-1 points; the full demo measures 100 vs 59.4
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -59,21 +60,31 @@ def test_flip_swaps_left_and_right_classes_by_name() -> None:
         assert outcomes == {True, False}
 
 
-def test_quick_demo_trains_tests_and_writes_its_outputs(tmp_path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path.parent)  # a relative --out, as `make demo` passes it
-    summary = run_demo(Path(tmp_path.name), quick=True, workers=0)
-    assert json.loads((tmp_path / "summary.json").read_text())["top1"] == summary["top1"]
+@pytest.mark.slow
+def test_demo_mas_net_beats_tsn_by_a_margin(demo_run) -> None:
+    """What the demo claims: TSN cannot tell the motion order (chance 50 %), MAS-Net can."""
+    _, summary = demo_run
+    top1 = summary["top1"]
+    assert top1["masnet_tiny"] - top1["tsn_tiny"] >= DEMO_MARGIN, top1
+    assert top1["masnet_tiny"] >= summary["chance_top1"] + DEMO_MARGIN, top1
+
+
+@pytest.mark.slow
+def test_demo_writes_runs_test_scores_and_grad_cam(demo_run) -> None:
+    out, summary = demo_run
+    assert json.loads((out / "summary.json").read_text())["top1"] == summary["top1"]
+    num_val = len((out / "data" / "annotations" / "rawframes" / "val.txt").read_text().splitlines())
     for variant in ("masnet_tiny", "tsn_tiny"):
-        assert 0.0 <= summary["top1"][variant] <= 100.0
-        run = tmp_path / variant
+        run = out / variant
         assert (run / "train" / "config.json").is_file() and (run / "train" / "curves.png").stat().st_size > 0
         assert list((run / "train" / "tensorboard").glob("events.out.tfevents.*"))
         assert (run / "train" / "checkpoints" / "last.pth").is_file()
         assert (run / "test" / "confusion.png").is_file()
         scores = np.load(run / "test" / "scores.npz", allow_pickle=False)
-        assert scores["scores"].shape == (4, 6, 2) and np.isfinite(scores["scores"]).all()  # 4 videos, 2x3 views
-    cam = tmp_path / "masnet_tiny" / "cam"
-    assert (cam / "cam_frames.png").is_file() and len(list(cam.glob("cam_frame_*.png"))) == 8
+        assert scores["scores"].shape == (num_val, 6, 2) and np.isfinite(scores["scores"]).all()  # 2x3 views
+    cam = out / "masnet_tiny" / "cam"
+    frames = QUICK["frames"]  # the checkpoint's clip length: cam.py takes it from the run's configuration
+    assert (cam / "cam_frames.png").is_file() and len(list(cam.glob("cam_frame_*.png"))) == frames
     video = VideoReader(cam / "cam.mp4")
-    assert video.num_frames == 8
+    assert video.num_frames == frames
     video.close()
