@@ -106,9 +106,6 @@ class EfficientSlowFastRecipe(Recipe):
         group.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=True)
         group.add_argument("--reference-bn-weight-decay", action=argparse.BooleanOptionalAction, default=False,
                            help="Q7: decay every parameter whose reference name lacks 'bn' (most efficient-net BNs)")
-        if "--precise-bn-batches" not in parser._option_string_actions:  # the engine may own this flag
-            group.add_argument("--precise-bn-batches", type=int, default=200,
-                               help="recompute BN statistics on N training batches before each evaluation point")
         group = parser.add_argument_group("CMDA SlowFast data")
         group.add_argument("--dataset", choices=("kinetics", "jester"), default="kinetics",
                            help="kinetics: '<path> <label>' lists; jester: '<id> <label>', videos <id>/<id>.mp4")
