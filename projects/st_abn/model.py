@@ -196,12 +196,18 @@ class STABN(nn.Module):
         attention_classifier: build the attention branch's linear classifier (training needs it; inference does not).
         dropout: before the perception classifier. attention_dropout: before the attention classifier.
         checkpointing: activation checkpointing of every bottleneck while training (memory only).
+        training_outputs: in training mode, ``forward`` returns ``forward_with_attention``'s dict, which the
+            two-branch loss needs, for trainers that call ``model(x)`` (and DDP, which must see the forward);
+            eval mode always returns logits.
     """
 
     def __init__(self, num_classes: int, num_frames: int, depths: tuple[int, ...] = (3, 4, 6, 3), width: int = 64,
                  attention: bool = True, attention_classifier: bool = True, dropout: float = 0.5,
-                 attention_dropout: float = 0.5, checkpointing: bool = False) -> None:
+                 attention_dropout: float = 0.5, checkpointing: bool = False, training_outputs: bool = False) -> None:
         super().__init__()
+        if training_outputs and not (attention and attention_classifier):
+            raise ValueError("training_outputs needs the attention branch and its classifier")
+        self.training_outputs = training_outputs
         if len(depths) != 4:
             raise ValueError(f"depths must give the four ResNet stages, got {depths}")
         self.num_classes = num_classes
@@ -286,9 +292,11 @@ class STABN(nn.Module):
             raise RuntimeError("this model has no attention branch (a slow-only baseline)")
         return self._attended(x, temporal_attention, attention_logits=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
         if self.attention is None:
             return self.head(self.forward_features(x))
+        if self.training and self.training_outputs:
+            return self._attended(x, None, attention_logits=True)
         return self._attended(x, None, attention_logits=False)["logits"]  # the attention classifier is skipped
 
 
@@ -433,7 +441,7 @@ VARIANTS = variant_table(
             input_size=64, paper=False, source="not from the paper: tests, CI and the CPU demo"),
 )
 
-_OPTIONS = ("attention_classifier", "dropout", "attention_dropout", "checkpointing")
+_OPTIONS = ("attention_classifier", "dropout", "attention_dropout", "checkpointing", "training_outputs")
 
 
 def _config(variant: str, overrides: Mapping[str, object]) -> dict:
@@ -452,7 +460,8 @@ def build_model(variant: str, num_classes: int | None = None, *, num_frames: int
 
     ``overrides``: ``attention_classifier`` (default True; False gives the reference's inference build),
     ``dropout``, ``attention_dropout`` (both 0.5), ``checkpointing`` (default False; the reference's configs use
-    it). ``pretrained``: a torchvision ImageNet ResNet file, inflated into the backbone.
+    it), ``training_outputs`` (default False; see ``STABN``). ``pretrained``: a torchvision ImageNet ResNet file,
+    inflated into the backbone.
     """
     cfg = lookup(VARIANTS, variant, "st_abn")
     config = _config(variant, overrides)

@@ -146,6 +146,18 @@ def test_a_given_temporal_attention_replaces_the_computed_one() -> None:
         torch.testing.assert_close(result["spatial_attention"], out["spatial_attention"])
 
 
+def test_training_outputs_give_the_dict_in_training_mode_only() -> None:
+    model = _tiny(6, training_outputs=True)
+    x = torch.randn(2, 3, 4, 32, 32)
+    with torch.no_grad():
+        logits = model(x)
+        assert isinstance(logits, torch.Tensor) and logits.shape == (2, 6)  # eval: logits
+        outputs = model.train()(x)
+    assert set(outputs) == {"logits", "attention_logits", "spatial_attention", "temporal_attention"}
+    with pytest.raises(ValueError, match="training_outputs"):
+        build_model("st_abn_tiny", attention_classifier=False, training_outputs=True)
+
+
 def test_loss_sums_both_branches_with_the_given_weight() -> None:
     model = _tiny(4).train()
     out = model.forward_with_attention(torch.randn(1, 3, 4, 32, 32))
