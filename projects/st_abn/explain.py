@@ -4,10 +4,13 @@ are shared out between processes).
 
     python -m projects.st_abn.explain --checkpoint runs/sthv1_st_abn_32/checkpoints/best.pth \
         --data-root /data/sthv1/frames --video 100218 100219 --out explain/
-    python -m projects.st_abn.explain --checkpoint epoch_150.pth --list val_videofolder.txt --limit 50 ...
+    python -m projects.st_abn.explain --preset sthv1_st_abn_32 --checkpoint epoch_150.pth \
+        --data-root /data/sthv1/frames --val-list val_videofolder.txt --limit 50 --out explain/
 
-Every video is read as the reference's test view (``val`` sampling of the checkpoint's setting, short side to
-``--scale-size``, centre crop ``--crop-size``), and gets a folder ``OUT/<video id>/`` with:
+The flags are test.py's (``--preset``, ``--config``, the checkpoint's stored configuration: sampling, frame names,
+sizes) plus the ones below; ``--test-batch-size`` videos go through the model at once. Every video is read as the
+reference's test view (``val`` sampling, short side to ``--scale-size``, centre crop ``--crop-size``), and gets a
+folder ``OUT/<video id>/`` with:
 
 * ``raw/NNN.png``: the frames the model saw;
 * ``spatial/NNN.png``: the spatial attention map ``A_s`` of each frame (the raw sigmoid values, not rescaled, resized
@@ -38,15 +41,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from common.data.annotations import read_rawframe_list
+from common.data.datasets import video_ids
 from common.data.frame_folder import FrameFolderReader
 from common.data.synthetic import write_h264
 from common.data.transforms import TestCrop
 from common.data.video_reader import VideoReader
 from common.distributed import init_distributed
-from common.engine.checkpoint import load_checkpoint, load_state_dict_verbose, unwrap_state_dict
-from projects.st_abn.model import VARIANTS, STABN, build_model, convert_reference_state_dict
-from projects.st_abn.transforms import MMActionV1Rescale, STABNPreprocess, STABNSegmentSampler
+from common.engine.app import parse_config
+from common.engine.checkpoint import load_state_dict_verbose
+from projects.st_abn.model import VARIANTS
+from projects.st_abn.recipe import RECIPE
+from projects.st_abn.transforms import MMActionV1Rescale, STABNSegmentSampler
 
 BAR_HEIGHT = 25
 FRAMES_PER_ROW = 8
@@ -119,23 +124,6 @@ def write_explanation(out_dir: Path, frames: np.ndarray, spatial: np.ndarray, te
 # Command line
 # --------------------------------------------------------------------------------------------------------------
 
-def load_model(path: str, variant: str | None, num_frames: int | None,
-               log: Any = print) -> tuple[STABN, str, dict[str, Any]]:
-    """The model of a checkpoint of ours (``model`` + ``config``) or of the reference (``backbone.*``), its variant
-    and the training configuration the checkpoint stores (empty for the reference's)."""
-    checkpoint = load_checkpoint(path)
-    config = dict(checkpoint.get("config", {})) if isinstance(checkpoint, dict) else {}
-    state = unwrap_state_dict(checkpoint)
-    variant = variant or config.get("variant", "st_abn_r50")
-    if any(key.startswith(("backbone.", "cls_head.")) for key in state):
-        state = convert_reference_state_dict(state, variant, log=log)
-    classifier = "attention.fc.weight" in state
-    frames = num_frames or config.get("num_frames") or VARIANTS[variant].num_frames
-    model = build_model(variant, state["fc.weight"].shape[0], num_frames=frames, attention_classifier=classifier)
-    load_state_dict_verbose(model, state, strict=True, log=log)
-    return model.eval(), variant, config
-
-
 def read_view(path: Path, sampler: STABNSegmentSampler, scale_size: int, crop_size: int,
               frame_template: str) -> np.ndarray:
     """The reference's test view of a frame folder or video file: uint8 ``[T, S, S, 3]``."""
@@ -149,80 +137,58 @@ def read_view(path: Path, sampler: STABNSegmentSampler, scale_size: int, crop_si
     return view.permute(0, 2, 3, 1).numpy()  # [T, S, S, 3]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m projects.st_abn.explain", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="a main.py checkpoint or a reference epoch_*.pth")
-    parser.add_argument("--video", nargs="*", default=[], help="frame folders or video files (under --data-root)")
-    parser.add_argument("--list", help="an MMAction / TSM list (folder num_frames label): explain its videos")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N videos of --list")
-    parser.add_argument("--data-root", default="", help="prefix of relative --video / --list paths")
-    parser.add_argument("--out", default="explain", help="output folder (one sub-folder per video)")
-    parser.add_argument("--variant", default=None, help="default: the checkpoint's, else st_abn_r50")
-    parser.add_argument("--num-frames", type=int, default=None, help="default: the checkpoint's, else 32")
-    parser.add_argument("--sampling", choices=("segments", "window"), default=None,
-                        help="segments: T TSN segments (_32); window: T frames at stride 2 (_32_2); default: the "
-                             "checkpoint's, else segments")
-    parser.add_argument("--frame-template", default=None, help="frame file names; default: the checkpoint's, "
-                        "else '{:05d}.jpg' (SSv1; SSv2 frames are '{:06d}.jpg')")
-    parser.add_argument("--scale-size", type=int, default=256)
-    parser.add_argument("--crop-size", type=int, default=None, help="default: the variant's input size")
-    parser.add_argument("--reference-short-video", action="store_true",
-                        help="the reference's sampling of videos of at most T frames (every frame the first one)")
-    parser.add_argument("--reference-boundary", action="store_true",
-                        help="the reference's normalisation of the temporal bar (boundary frames kept raw)")
-    parser.add_argument("--temporal-attention", type=float, nargs="+", default=None,
-                        help="T weights that replace the computed temporal attention (attention editing)")
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--fps", type=int, default=4, help="frame rate of attention.mp4")
-    return parser
+def add_explain_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("explain.py")
+    group.add_argument("--video", nargs="*", default=[], help="frame folders or video files (under --data-root)")
+    group.add_argument("--limit", type=int, default=None,
+                       help="without --video: the first N videos of --val-list (default: all)")
+    group.add_argument("--out", default="explain", help="output folder (one sub-folder per video)")
+    group.add_argument("--reference-boundary", action=argparse.BooleanOptionalAction, default=False,
+                       help="the reference's normalisation of the temporal bar (boundary frames kept raw)")
+    group.add_argument("--temporal-attention", type=float, nargs="+", default=None,
+                       help="T weights that replace the computed temporal attention (attention editing)")
+    group.add_argument("--fps", type=int, default=4, help="frame rate of attention.mp4")
 
 
-def video_paths(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[tuple[str, Path]]:
-    """``(id, path)`` of every video to explain."""
-    root = Path(args.data_root)
-    names = list(args.video)
-    if args.list:
-        names += [record.path for record in read_rawframe_list(args.list)][:args.limit]
-    if not names:
-        parser.error("give --video and/or --list")
-    return [(Path(name).name if Path(name).is_absolute() else name, Path(name) if Path(name).is_absolute()
-             else root / name) for name in names]
+def video_paths(cfg: argparse.Namespace) -> list[tuple[str, Path]]:
+    """``(id, path)`` of every video to explain: ``--video``, else the first ``--limit`` of ``--val-list``."""
+    root = Path(cfg.data_root)
+    if cfg.video:
+        return [(Path(name).name if Path(name).is_absolute() else name,
+                 Path(name) if Path(name).is_absolute() else root / name) for name in cfg.video]
+    records = RECIPE.dataset(cfg, "val").records[:cfg.limit]
+    return [(video_id, Path(record.path)) for video_id, record in zip(video_ids(records), records)]
 
 
 def main(argv: Sequence[str] | None = None) -> list[Path]:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    info = init_distributed(args.device)
-    model, name, config = load_model(args.checkpoint, args.variant, args.num_frames,
-                                     log=print if info.is_main else (lambda message: None))
-    model.to(info.device)
-    variant = VARIANTS[name]
-    sampling = args.sampling or config.get("sampling", "segments")
-    frames = model.num_frames
-    sampler = (STABNSegmentSampler(frames, test_rule="val", reference_short_video=args.reference_short_video)
-               if sampling == "segments" else STABNSegmentSampler(1, new_length=frames, new_step=2, test_rule="val"))
-    crop = args.crop_size or config.get("crop_size") or variant.input_size
-    template = args.frame_template or config.get("frame_template", "{:05d}.jpg")
-    preprocess = STABNPreprocess(variant.mean, variant.std)
-    edited = None if args.temporal_attention is None else torch.tensor(args.temporal_attention)
-    mine = video_paths(args, parser)[info.rank::info.world_size]
+    cfg, weights = parse_config(RECIPE, argv, "test", extra_args=add_explain_args)
+    if not VARIANTS[cfg.variant].arch["attention"]:
+        raise SystemExit(f"{cfg.variant} has no attention branch to explain")
+    info = init_distributed(cfg.device)
+    model = RECIPE.build_model(cfg)
+    load_state_dict_verbose(model, weights, strict=True, log=print if info.is_main else (lambda message: None))
+    model.to(info.device).eval()
+    sampler = RECIPE.sampler(cfg)
+    preprocess = RECIPE.preprocess(cfg)
+    edited = None if cfg.temporal_attention is None else torch.tensor(cfg.temporal_attention)
+    mine = video_paths(cfg)[info.rank::info.world_size]
     written = []
-    for start in range(0, len(mine), args.batch_size):
-        batch = mine[start:start + args.batch_size]
-        views = np.stack([read_view(path, sampler, args.scale_size, crop, template) for _, path in batch])
+    for start in range(0, len(mine), cfg.test_batch_size):
+        batch = mine[start:start + cfg.test_batch_size]
+        views = np.stack([read_view(path, sampler, cfg.scale_size, cfg.crop_size, cfg.frame_template)
+                          for _, path in batch])  # [B, T, S, S, 3]
         clips = torch.from_numpy(views).permute(0, 4, 1, 2, 3).to(info.device)  # [B, 3, T, S, S]
         with torch.no_grad():
             out = model.forward_with_attention(preprocess(clips, None, False)[0], edited)
         for index, (video_id, _) in enumerate(batch):
-            written.append(write_explanation(
-                Path(args.out) / video_id, views[index], out["spatial_attention"][index, 0].cpu().numpy(),
+            folder = write_explanation(
+                Path(cfg.out) / video_id, views[index], out["spatial_attention"][index, 0].cpu().numpy(),
                 out["temporal_attention"][index, 0, :, 0, 0].cpu().numpy(), out["logits"][index].cpu().numpy(),
-                args.reference_boundary, args.fps))
+                cfg.reference_boundary, cfg.fps)
             top5 = out["logits"][index].topk(min(5, model.num_classes)).indices.tolist()
-            (written[-1] / "prediction.json").write_text(json.dumps({"video": video_id, "top5": top5}) + "\n")
-    print(f"rank {info.rank}: explanations of {len(written)} videos in {args.out}")
+            (folder / "prediction.json").write_text(json.dumps({"video": video_id, "top5": top5}) + "\n")
+            written.append(folder)
+    print(f"rank {info.rank}: explanations of {len(written)} videos in {cfg.out}")
     return written
 
 

@@ -38,13 +38,12 @@ def test_explain_end_to_end_on_frame_folders(synthetic_dataset, tmp_path) -> Non
     torch.manual_seed(0)
     model = build_model("st_abn_tiny", 4, num_frames=8)
     checkpoint = tmp_path / "last.pth"
-    torch.save({"model": model.state_dict(), "config": {"variant": "st_abn_tiny", "num_frames": 8,
-                                                         "frame_template": synthetic_dataset.frame_template}},
-               checkpoint)
+    stored = {"variant": "st_abn_tiny", "num_frames": 8, "crop_size": 64, "scale_size": 64,
+              "frame_template": synthetic_dataset.frame_template, "val_list": "annotations/rawframes/val.txt"}
+    torch.save({"model": model.state_dict(), "config": stored}, checkpoint)
     out = tmp_path / "explain"
-    written = main(["--checkpoint", str(checkpoint), "--data-root", str(synthetic_dataset.root),
-                    "--list", str(synthetic_dataset.annotation_file("rawframes", "val")), "--limit", "3",
-                    "--scale-size", "64", "--batch-size", "2", "--device", "cpu", "--out", str(out)])
+    written = main(["--checkpoint", str(checkpoint), "--data-root", str(synthetic_dataset.root), "--limit", "3",
+                    "--test-batch-size", "2", "--device", "cpu", "--out", str(out)])
     assert len(written) == 3
     folder = written[0]
     assert sorted(p.name for p in (folder / "spatial").iterdir())[-1] == "007.png"
@@ -56,9 +55,9 @@ def test_explain_end_to_end_on_frame_folders(synthetic_dataset, tmp_path) -> Non
         assert arrays["spatial"].shape == (8, 4, 4) and arrays["temporal"].shape == (8,)
         assert ((arrays["temporal"] > 0) & (arrays["temporal"] < 1)).all()
     assert len(json.loads((folder / "prediction.json").read_text())["top5"]) == 4
-    # Attention editing: the given weights are the ones drawn.
+    # Attention editing on a named frame folder: the given weights are the ones drawn.
     edited = main(["--checkpoint", str(checkpoint), "--data-root", str(synthetic_dataset.root),
-                   "--video", f"frames/{folder.name}", "--scale-size", "64", "--device", "cpu", "--out", str(tmp_path / "edit"),
+                   "--video", f"frames/{folder.name}", "--device", "cpu", "--out", str(tmp_path / "edit"),
                    "--temporal-attention", *["1", "0"] * 4])
     with np.load(edited[0] / "attention.npz") as arrays:
         np.testing.assert_allclose(arrays["temporal"], [1, 0] * 4)
