@@ -430,13 +430,15 @@ _R50 = dict(depths=(3, 4, 6, 3), width=64)
 
 VARIANTS = variant_table(
     Variant("st_abn_r50", arch=dict(_R50, attention=True), num_classes=174, num_frames=32, input_size=224,
-            reference_params=55_665_928, reference_gflops=310.06, source=_SPEC,
-            notes="params: live ones of the reference's training build (its 58.2 M dead TPN-neck parameters left "
-                  "out; 54,696,922 with attention_classifier=False). GFLOPs: the reference always runs the "
-                  "attention-branch conv, as our forward_with_attention (310.06); model(x) skips it (309.87)."),
+            reference_params=113_890_568, reference_gflops=310.06, params=55_665_928, gflops=309.87, source=_SPEC,
+            notes="params: the reference registers 58,224,640 parameters of TPN-neck modules it never runs; ours "
+                  "are its live parameters (54,696,922 with attention_classifier=False, its test build). GFLOPs: "
+                  "the reference always runs the attention-classifier conv, as forward_with_attention does "
+                  "(310.06); model(x) skips it (309.87)."),
     Variant("slowonly_r50", arch=dict(_R50, attention=False), num_classes=174, num_frames=32, input_size=224,
-            source="the ST-ABN backbone without attention branch (stem + layer1-4 + classifier of spec 3.1: "
-                   "31,991,022 params, 167.7 GFLOPs); the paper's baseline, no reference config"),
+            params=31_991_022, gflops=167.67,
+            source="the ST-ABN backbone without its attention branch, the paper's baseline; no reference config "
+                   "or model: the counts are the reference's stem + layer1-4 + classifier (spec 3.1, 3.2)"),
     Variant("st_abn_tiny", arch=dict(depths=(1, 1, 1, 1), width=8, attention=True), num_classes=10, num_frames=8,
             input_size=64, paper=False, source="not from the paper: tests, CI and the CPU demo"),
 )
