@@ -14,7 +14,9 @@ instance as ``RECIPE``; its ``main.py`` is ``train(RECIPE, argv)`` and its ``tes
   :meth:`preprocess` (default: the variant's mean/std), :meth:`schedule` (default: the shared schedule flags),
   :meth:`test_protocol` (default: ``--num-clips`` x ``--num-crops``, softmax scores averaged),
   :meth:`multigrid_capability` and ``multigrid_bn_include`` (multigrid training, ``common/README.md``; default:
-  refused).
+  refused);
+* **explain, demo, predict** (``common/tools``): ``explain_layers`` (Grad-CAM layers), ``explain_methods``,
+  :meth:`attention_maps` (the model's own attention), :meth:`view_dataset` (the test views of any video).
 """
 from __future__ import annotations
 
@@ -157,3 +159,23 @@ class Recipe:
     # ------------------------------------------------------------------------------------------------ test
     def test_protocol(self, cfg: argparse.Namespace) -> ViewSpec:
         return ViewSpec(cfg.num_clips, cfg.num_crops, classes=cfg.num_classes)
+
+    # ------------------------------------------------------------------------------------------------ explain
+    # Module names for Grad-CAM, the first being the default (``common.tools.explain --layer`` takes any); empty:
+    # the last top-level module that returns a feature map. Methods the tool offers, the first being the default.
+    explain_layers: tuple[str, ...] = ()
+    explain_methods: tuple[str, ...] = ("gradcam",)
+
+    def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
+                       ) -> dict[str, torch.Tensor]:
+        """The model's own attention for one normalised clip ``inputs`` ``[1, 3, T, H, W]``: ``{name: [T', h, w]}``
+        (per-frame weights as ``[T', 1, 1]``); the tool aligns each to the clip's frames and size. Default: none."""
+        return {}
+
+    def view_dataset(self, cfg: argparse.Namespace, records: Sequence[Any], views: ViewSpec) -> Any:
+        """The test dataset of ``views`` over ``records`` (``VideoRecord`` of any video, for explain, demo and
+        predict): same sampler and transforms as :meth:`dataset` in ``"test"``. Default: that dataset with its records
+        replaced, which reads ``--val-list`` once; override where the list may be absent."""
+        dataset = self.dataset(cfg, "test", views)
+        dataset.records = list(records)
+        return dataset

@@ -141,4 +141,11 @@ class MASNetRecipe(Recipe):
                         summary={"crop_size": float(crop), "test_segments": float(cfg.num_frames)})
 
 
+    # ------------------------------------------------------------------------------------------------ explain
+    explain_layers = ("layer4",)  # the last ResNet stage: the reference's CAM layer
+
+    def view_dataset(self, cfg: argparse.Namespace, records: Any, views: ViewSpec) -> Any:
+        return multiview_dataset(cfg, list(records), views.num_clips, views.num_crops, cfg.full_res)
+
+
 RECIPE = MASNetRecipe()

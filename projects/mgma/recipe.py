@@ -21,7 +21,7 @@ from common.engine.param_groups import describe_param_groups, norm_no_decay_para
 from common.engine.recipe import Log, Recipe, RecipeError, ViewSpec
 from projects.mgma.configs import PRESETS, UCF101
 from projects.mgma.data import add_data_args, test_dataset, train_dataset
-from projects.mgma.model import MGMA_TYPES, VARIANTS, build_model, convert_reference_state_dict
+from projects.mgma.model import MGMA_TYPES, VARIANTS, attention_maps, build_model, convert_reference_state_dict
 
 # Flags that build_model takes as overrides (None: the variant's value).
 MODEL_FLAGS = ("mgma_type", "num_groups", "interval", "use_first_unit", "use_shuffle", "se_ratio", "dropout")
@@ -135,6 +135,18 @@ class MGMARecipe(Recipe):
     def test_protocol(self, cfg: argparse.Namespace) -> ViewSpec:
         return ViewSpec(cfg.num_clips, cfg.num_crops, aggregate="sum", score="softmax", classes=cfg.num_classes,
                         summary={"test_crop_size": float(cfg.test_crop_size), "num_frames": float(cfg.num_frames)})
+
+
+    # ------------------------------------------------------------------------------------------------ explain
+    explain_layers = ("layer4",)
+    explain_methods = ("gradcam", "attention")
+
+    def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
+                       ) -> dict[str, torch.Tensor]:
+        """Every MGMA unit's branch maps and combined ``A``, averaged over channels: ``{"layer2.1/temporal": [T', h,
+        w], ...}`` (none for a baseline variant)."""
+        return {f"{unit}/{kind}": value[0].float().mean(0)
+                for unit, kinds in attention_maps(model, inputs).items() for kind, value in kinds.items()}
 
 
 RECIPE = MGMARecipe()
