@@ -1,0 +1,162 @@
+"""common.tools.explain on a tiny model of every project: map shapes, determinism, outputs, and Grad-CAM pointing at
+a moving object (through each project's own layers, with a probe score whose class depends on the object)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from common.engine.app import parse_config
+from common.tools import _explain_core as core
+from common.tools import explain
+from projects import project_names, recipes
+
+CNN_LAYERS = {"masnet": "layer1", "mgma": "layer1", "efficient_slowfast": "s1"}  # shallow: local features
+
+
+def tiny_checkpoint(project: str, root: Path, out: Path) -> Path:
+    """An untrained tiny model of ``project`` saved as main.py does (weights + training configuration)."""
+    recipe = recipes()[project]
+    cfg, _ = parse_config(recipe, ["--preset", "tiny_synthetic", "--data-root", str(root)], "train")
+    torch.manual_seed(0)
+    model = recipe.build_model(cfg, log=lambda message: None)
+    path = out / f"{project}.pth"
+    torch.save({"model": model.state_dict(), "config": vars(cfg)}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoints(synthetic_dataset, tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("explain_checkpoints")
+    return {project: tiny_checkpoint(project, synthetic_dataset.root, out) for project in project_names()}
+
+
+def load(project: str, checkpoint: Path, root: Path, *extra: str) -> core.LoadedModel:
+    argv = ["--project", project, "--checkpoint", str(checkpoint), "--data-root", str(root), "--device", "cpu",
+            *extra]
+    return core.load_model(recipes()[project], argv, explain.add_explain_args, explain.PROG)
+
+
+@pytest.mark.parametrize("project", project_names())
+def test_maps_have_the_clip_shape_and_are_deterministic(project, checkpoints, synthetic_dataset):
+    loaded = load(project, checkpoints[project], synthetic_dataset.root)
+    video = synthetic_dataset.video_path(synthetic_dataset.split_videos("val")[0].video_id)
+    views = loaded.recipe.test_protocol(loaded.cfg)
+    index = explain.view_index(loaded.cfg, views)
+    clip = core.read_views(loaded, video, views, [index])[0]
+    assert torch.equal(clip, core.read_views(loaded, video, views, [index])[0])  # the view is not random
+    method = loaded.recipe.explain_methods[0]
+    first = explain.explain_clip(loaded, clip, method, None, [None, 1])
+    second = explain.explain_clip(loaded, clip, method, None, [None, 1])
+    assert [target for target, _ in first][1] == 1
+    for (_, maps), (_, again) in zip(first, second):
+        assert maps
+        for name, values in maps.items():
+            assert values.shape == tuple(clip.shape[1:]), name  # [T, H, W] of the clip
+            assert values.min() >= 0 and values.max() <= 1 and np.isfinite(values).all()
+            np.testing.assert_array_equal(values, again[name])
+
+
+def moving_square(frames: int, size: int) -> tuple[torch.Tensor, np.ndarray]:
+    """uint8 ``[3, T, S, S]``: a bright square crossing a dark frame left to right, and its mask ``[T, S, S]``."""
+    clip = np.full((3, frames, size, size), 40, np.uint8)
+    mask = np.zeros((frames, size, size), bool)
+    side = size * 3 // 8
+    top = (size - side) // 2
+    for t in range(frames):
+        left = t * (size - side) // (frames - 1)
+        clip[:, t, top:top + side, left:left + side] = 230
+        mask[t, top:top + side, left:left + side] = True
+    return torch.from_numpy(clip), mask
+
+
+def as_5d(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor if tensor.dim() == 5 else tensor.transpose(0, 1)[None]  # 2D backbone [T, C, h, w] -> [1, C, T, h, w]
+
+
+@pytest.mark.parametrize("project", sorted(CNN_LAYERS))
+def test_grad_cam_points_at_the_moving_object(project, checkpoints, synthetic_dataset):
+    """Probe: the project's model up to ``layer``, then class 0's score = how much the features look like the
+    object (direction ``w`` = features of an all-object clip minus those of an all-background clip, no spatial
+    information), class 1's = minus that. Grad-CAM of class 0 must sit on the square in every frame the layer
+    sees (the slow pathway sees the first and last frame only), that of class 1 must not."""
+    loaded = load(project, checkpoints[project], synthetic_dataset.root)
+    model, layer = loaded.model, CNN_LAYERS[project]
+    frames, size = loaded.cfg.num_frames, loaded.cfg.crop_size
+    prepare = loaded.recipe.preprocess(loaded.cfg)
+    captured: list[list[torch.Tensor]] = []
+    module = dict(model.named_modules())[layer]
+    handles = [module.register_forward_hook(lambda m, args, out: captured.append(
+        list(out) if isinstance(out, (list, tuple)) else [out]))]
+
+    def features(value: int) -> list[torch.Tensor]:
+        with torch.no_grad():
+            model(prepare(torch.full((1, 3, frames, size, size), value, dtype=torch.uint8), None, False)[0])
+        return [as_5d(a).mean((2, 3, 4))[0] for a in captured[-1]]
+
+    direction = [obj - bg for obj, bg in zip(features(230), features(40))]
+
+    def probe(m, args, out):
+        score = sum((as_5d(a) * w[None, :, None, None, None]).mean((2, 3, 4)).sum()
+                    for a, w in zip(captured[-1], direction))
+        return torch.stack([score, -score])[None]
+
+    handles.append(model.register_forward_hook(probe))
+    try:
+        clip, mask = moving_square(frames, size)
+        inputs = prepare(clip[None], None, False)[0]
+        on_object, _, _ = core.grad_cam(model, inputs, layer, 0)
+        off_object, _, _ = core.grad_cam(model, inputs, layer, 1)
+    finally:
+        for handle in handles:
+            handle.remove()
+    for name, maps in on_object.items():
+        contrast = np.array([maps[t][mask[t]].mean() - maps[t][~mask[t]].mean() for t in range(frames)])
+        seen = [0, frames - 1] if name.endswith("[0]") else range(frames)  # the slow pathway: frames 0 and T-1
+        assert (contrast[list(seen)] > 0.3).all(), (name, contrast.round(2))
+        other = off_object[name]
+        assert all(other[t][mask[t]].mean() <= other[t][~mask[t]].mean() + 0.05 for t in range(frames)), name
+
+
+def test_slow_pathway_maps_follow_the_frames_it_sees():
+    """A layer of 2 time steps over 8 frames: frames 0-3 take step 0 (frame 0), 4-7 step 1 (frame 7)."""
+    steps = torch.stack([torch.zeros(4, 4), torch.ones(4, 4)])  # [2, 4, 4]
+    aligned = core.align_to_clip(steps, 8, (8, 8))
+    assert aligned.shape == (8, 8, 8)
+    assert aligned[:4].max() == 0 and aligned[4:].min() == 1
+
+
+def test_cli_writes_grid_frames_and_h264(checkpoints, synthetic_dataset, tmp_path):
+    video = synthetic_dataset.video_path(synthetic_dataset.split_videos("val")[0].video_id)
+    (summary,) = explain.main(["--project", "masnet", "--checkpoint", str(checkpoints["masnet"]), "--data-root",
+                               str(synthetic_dataset.root), "--device", "cpu", "--video", str(video), "--top-k", "2",
+                               "--out", str(tmp_path)])
+    assert len(summary["explained"]) == 2 and (tmp_path / "summary.json").is_file()
+    for entry in summary["explained"].values():
+        assert Path(entry["grid"]).stat().st_size > 0
+        assert len(list(Path(entry["frames"]).glob("frame_*.png"))) == 8
+        with av.open(entry["mp4"]) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264"
+            assert sum(1 for _ in container.decode(stream)) == 8
+
+
+def test_attention_maps_of_mgma_and_motionformer(checkpoints, synthetic_dataset):
+    video = synthetic_dataset.video_path(synthetic_dataset.split_videos("val")[0].video_id)
+    for project, query in (("mgma", []), ("motionformer", ["--query", "1", "0", "1"])):
+        loaded = load(project, checkpoints[project], synthetic_dataset.root, *query)
+        views = loaded.recipe.test_protocol(loaded.cfg)
+        clip = core.read_views(loaded, video, views, [0])[0]
+        ((_, maps),) = explain.explain_clip(loaded, clip, "attention", None, [None])
+        assert maps and all(values.shape == tuple(clip.shape[1:]) for values in maps.values())
+        if project == "motionformer":
+            assert set(maps) == {"trajectory", "frame_weights"}
+        else:
+            assert all("/" in name for name in maps)  # unit/kind
+    with pytest.raises(SystemExit, match="no attention"):
+        loaded = load("masnet", checkpoints["masnet"], synthetic_dataset.root)
+        clip = core.read_views(loaded, video, loaded.recipe.test_protocol(loaded.cfg), [0])[0]
+        explain.explain_clip(loaded, clip, "attention", None, [None])
