@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="results directory (default: benchmarks/results)")
     args = parser.parse_args(argv)
     if args.tiny:
-        args.epochs, args.clips, args.crop, args.width, args.batch_size = 4, 64, 16, 4, 2
+        args.epochs, args.clips, args.crop, args.width, args.batch_size = 4, 64, 16, 4, 4
     data = MovingBlobs(args.clips, args.frames, args.crop, seed=1)
     val = MovingBlobs(max(args.clips // 4, 8), args.frames, args.crop, seed=2)
     rows = []
