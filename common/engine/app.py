@@ -124,13 +124,13 @@ def parse_config(recipe: Recipe, argv: Sequence[str] | None, mode: str,
         parser.set_defaults(**{"reference_batch_size": preset.get("batch_size"), **preset, "preset": name})
     if pre.config is not None:
         stored = read_config_file(pre.config)
-        parser.set_defaults(**_stored_layer(stored, RUN_CONTROL_KEYS, destinations, _renamed_keys(recipe),
-                                          pre.config))
+        excluded = RUN_CONTROL_KEYS if mode == "train" else TRAINING_RUN_KEYS  # test.py never writes into the run
+        parser.set_defaults(**_stored_layer(stored, excluded, destinations, _renamed_keys(recipe), pre.config))
     checkpoint = None
     if mode == "test" and pre.checkpoint is not None:
         checkpoint = load_checkpoint(pre.checkpoint)
         stored = checkpoint.get("config") if isinstance(checkpoint, dict) else None
-        if isinstance(stored, dict) and stored.get("variant", recipe.defaults.get("variant")) not in recipe.variants:
+        if isinstance(stored, dict) and stored.get("variant", next(iter(recipe.variants))) not in recipe.variants:
             raise CheckpointError(f"{pre.checkpoint} is not a checkpoint of projects.{recipe.name}.main or of the "
                                   f"{recipe.name} reference: it was trained as {stored['variant']!r}")
         if isinstance(stored, dict):

@@ -89,6 +89,8 @@ def test_config_reruns_a_run_and_explicit_flags_win(tmp_path):
     assert (again.seed, again.lr, again.augment, again.epochs, again.preset) == (7, 0.1, True, 2, "paper")
     same, _ = parse_config(RECIPE, ["--config", str(tmp_path)], "train")  # the run directory works too
     assert vars(same) | {"config": None} == vars(first)
+    tested, _ = parse_config(RECIPE, ["--config", str(tmp_path), "--checkpoint", _checkpoint(tmp_path)], "test")
+    assert tested.seed == 7 and tested.output_dir == "runs/default"  # test.py does not write into the run
 
 
 def test_auto_scale_lr_uses_the_presets_reference_batch_once(tmp_path):
