@@ -77,6 +77,12 @@ class MGMARecipe(Recipe):
                                 "averaged (the reference's eval rule) or logits averaged")
         add_data_args(parser)
 
+    def multigrid_capability(self, cfg: argparse.Namespace) -> tuple[bool, bool, str]:
+        """Refused: the head's average pool is sized for the built clip, so multigrid's smaller clips do not fit
+        (and the attention pools by 8 frames and 16 pixels)."""
+        return False, False, ("the head's average pool is sized for --num-frames x --crop-size, which multigrid's "
+                              "smaller clips do not fill, and the attention needs T % 8 == 0 and crops % 16 == 0")
+
     def resolve(self, cfg: argparse.Namespace, mode: str, weights: Mapping[str, torch.Tensor] | None) -> None:
         variant = self.variant(cfg)
         baseline = variant.arch.get("mgma_type", "TSA") is None

@@ -6,6 +6,7 @@ import pytest
 
 from common.engine.app import train
 from projects.masnet.recipe import RECIPE as MASNET
+from projects.mgma.recipe import RECIPE as MGMA
 from projects.motionformer.recipe import RECIPE as MOTIONFORMER
 
 
@@ -30,6 +31,13 @@ def test_masnet_long_cycle_refused_with_the_reason(synthetic_dataset, tmp_path, 
     message = capsys.readouterr().err
     assert "--multigrid-long" in message and "built for --num-frames 4 segments" in message
     assert "--multigrid-short only" in message
+
+
+def test_mgma_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train(MGMA, ["--preset", "tiny_synthetic", "--train-list", "x.csv", "--multigrid-long", "--output-dir",
+                     str(tmp_path), "--device", "cpu"])
+    assert stop.value.code == 2 and "head's average pool is sized for" in capsys.readouterr().err
 
 
 def test_motionformer_refused(tmp_path, capsys):
