@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -181,22 +181,27 @@ class STABNRecipe(Recipe):
                                    **clips)
 
     def dataset(self, cfg: argparse.Namespace, split: str, views: ViewSpec | None = None) -> VideoClipDataset:
-        common = dict(reader="frames", frame_template=cfg.frame_template, seed=cfg.seed)
         if split == "train":
             records = self._records(cfg, cfg.train_list, "--train-list", cfg.num_classes)
             transform = Compose([MMActionV1RandomResizedCrop(cfg.crop_size, reference_axes=cfg.reference_crop),
                                  RandomHorizontalFlip(0.5 if cfg.flip else 0.0)])
-            return VideoClipDataset(records, self.sampler(cfg), transform, mode="train", **common)
+            return VideoClipDataset(records, self.sampler(cfg), transform, mode="train", reader="frames",
+                                    frame_template=cfg.frame_template, seed=cfg.seed)
         records = self._records(cfg, cfg.val_list, "--val-list", cfg.num_classes)
-        num_clips, num_crops = (1, 1) if views is None else (views.num_clips, views.num_crops)
-        geometry = "mmaction" if num_crops == 1 else "tsm"
-        sampler = self.sampler(cfg, "val" if num_clips == 1 else "test", num_clips)
+        return self.view_dataset(cfg, records, views or ViewSpec(1, 1))
+
+    def view_dataset(self, cfg: argparse.Namespace, records: Sequence[Any], views: ViewSpec) -> VideoClipDataset:
+        """The test views of any records (test.py, explain tools): one view is the reference's evaluation view."""
+        geometry = "mmaction" if views.num_crops == 1 else "tsm"
+        sampler = self.sampler(cfg, "val" if views.num_clips == 1 else "test", views.num_clips)
 
         def view(crop_index: int) -> Compose:
-            return Compose([MMActionV1Rescale(cfg.scale_size), TestCrop(cfg.crop_size, num_crops, crop_index, geometry)])
+            return Compose([MMActionV1Rescale(cfg.scale_size),
+                            TestCrop(cfg.crop_size, views.num_crops, crop_index, geometry)])
 
-        return VideoClipDataset(records, sampler, view(0), mode="test", num_crops=num_crops,
-                                test_transform_for_crop=view, **common)
+        return VideoClipDataset(records, sampler, view(0), mode="test", num_crops=views.num_crops,
+                                test_transform_for_crop=view, reader="frames", frame_template=cfg.frame_template,
+                                seed=cfg.seed)
 
     def preprocess(self, cfg: argparse.Namespace) -> STABNPreprocess:
         variant = self.variant(cfg)
@@ -225,6 +230,20 @@ class STABNRecipe(Recipe):
     def accuracy(self, cfg: argparse.Namespace) -> AccuracyFn:
         return lambda outputs, labels: topk_correct(outputs["logits"] if isinstance(outputs, dict) else outputs,
                                                     labels)
+
+    # ------------------------------------------------------------------------------------------------ explain
+    # common.tools.explain: the model's own maps by default (what the paper is about), Grad-CAM of the perception
+    # branch's last stage or of the attention branch on request. explain.py renders the reference's figures.
+    explain_methods = ("attention", "gradcam")
+    explain_layers = ("layer4", "attention.layers")
+
+    def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
+                       ) -> dict[str, torch.Tensor]:
+        if getattr(model, "attention", None) is None:
+            return {}
+        outputs = model.forward_with_attention(inputs)
+        return {"spatial_attention": outputs["spatial_attention"][0, 0],  # [T, h, w]
+                "temporal_attention": outputs["temporal_attention"][0, 0]}  # [T, 1, 1]
 
     # ------------------------------------------------------------------------------------------------ test
     def test_protocol(self, cfg: argparse.Namespace) -> ViewSpec:

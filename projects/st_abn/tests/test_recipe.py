@@ -86,3 +86,15 @@ def test_datasets_views_and_sampling(synthetic_dataset) -> None:
     assert (window.num_segments, window.new_length, window.new_step) == (1, 32, 2)
     segments = RECIPE.sampler(_cfg("--preset", "sthv1_st_abn_32", "--data-root", root, "--reference-short-video"))
     assert segments.test_indices(20, 0).tolist() == [0] * 32  # the flag reaches the sampler (Q5)
+
+
+def test_explain_hooks_give_the_models_own_maps(synthetic_dataset) -> None:
+    cfg = _cfg("--preset", "tiny_synthetic", "--data-root", str(synthetic_dataset.root), "--num-frames", "4")
+    model = RECIPE.build_model(cfg).eval()
+    maps = RECIPE.attention_maps(cfg, model, torch.randn(1, 3, 4, 56, 56))
+    assert maps["spatial_attention"].shape == (4, 4, 4) and maps["temporal_attention"].shape == (4, 1, 1)
+    assert RECIPE.explain_methods[0] == "attention" and RECIPE.explain_layers[0] == "layer4"
+    records = RECIPE.dataset(cfg, "val").records[:2]
+    cfg.val_list = None  # any records, no list needed
+    views = RECIPE.view_dataset(cfg, records, RECIPE.test_protocol(cfg))
+    assert len(views) == 2 and views[1]["clip"].shape == (3, 4, 56, 56)
