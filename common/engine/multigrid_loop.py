@@ -102,12 +102,15 @@ class MultigridTraining:
                     f"crop {shape.crop}")
         if self.plan.phases:  # the BN rule follows the long cycle (PySlowFast: BN.NORM_TYPE set per phase)
             mode, size = bn_rule(batch, self.bn_base_size)
+            note = ""
             if mode == "plain" and self.world_size > 1:
                 mode = "sub"  # one split per process: the eval statistics cover every process's clips
+            elif mode == "sync" and self.world_size == 1:  # PySlowFast's synchronised BN is plain BN on one GPU
+                mode, size, note = "plain", 1, f" (sync over {size} processes; there is 1)"
             track_clip_batch(model)  # frame-folded BN inputs ([B*T, C, H, W]) split by clip
             switched = set_batchnorm_mode(model, mode, size, self.bn_include)
             self.bn_mode = (mode, size)
-            message += f"; BN {mode} x{size} ({switched} layers, {batch} clips per process)"
+            message += f"; BN {mode} x{size}{note} ({switched} layers, {batch} clips per process)"
             if self._pending is not None and self._pending[0] == dataclasses.astuple(shape):
                 try:
                     load_sub_batchnorm_state(model, self._pending[1])
@@ -121,8 +124,11 @@ class MultigridTraining:
         else:
             factors = None
             dataset = self.dataset_for(shape, shape.crop)
-        (self.log or log or print)(message)
         self.loader = self._build_loader(dataset, batch, factors)
+        if len(self.loader) == 0:
+            message += (f"; WARNING: no batch fits this process's {len(dataset)} clips, the phase's epochs train "
+                        f"nothing (use more clips or a smaller --batch-size)")
+        (self.log or log or print)(message)
         self.phase, self.shape = phase, shape
         return self.loader
 

@@ -46,3 +46,18 @@ def test_motionformer_refused(tmp_path, capsys):
                              "--output-dir", str(tmp_path), "--device", "cpu"])
     assert stop.value.code == 2
     assert "crops [158] do not divide by the 16-pixel patch" in capsys.readouterr().err
+
+
+def test_efficient_slowfast_long_and_short_cycle_from_main(synthetic_dataset, tmp_path):
+    from projects.efficient_slowfast.recipe import RECIPE as ESF
+
+    result = train(ESF, ["--preset", "tiny_synthetic", "--data-root", str(synthetic_dataset.root), "--output-dir",
+                         str(tmp_path), "--num-frames", "16", "--batch-size", "2", "--workers", "0", "--val-list", "",
+                         "--device", "cpu", "--no-progress", "--no-count-flops", "--lr-policy", "step", "--lr-steps", "4", "--lr-factors",
+                         "0.1", "--epochs", "6", "--multigrid-long", "--multigrid-short", "--max-steps", "4"])
+    assert result.status == "max_steps" and result.step == 4
+    log = (tmp_path / "log.txt").read_text()
+    assert "multigrid phase 1/5 from epoch 1: global batch 16, 4 frames at rate 4-16, crop 40; BN sub x2" in log
+    assert "WARNING: no batch fits this process's 16 clips" in log  # x2 short-cycle batches of 32 clips
+    assert "BN plain x1 (sync over 2 processes; there is 1)" in log  # phase 3: 4 clips per process
+    assert (tmp_path / "multigrid_schedule.png").is_file()
