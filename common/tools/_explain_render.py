@@ -19,9 +19,8 @@ def overlay(frames: np.ndarray, maps: np.ndarray, alpha: float = 0.5) -> np.ndar
 def caption(frame: np.ndarray, lines: Sequence[str], scale: int = 1) -> np.ndarray:
     """``frame`` (uint8 ``[H, W, 3]``) with ``lines`` drawn top-left on a dark band (Pillow's default font)."""
     image = Image.fromarray(frame)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    height = 11 * scale
+    height = 12 * scale
+    font = ImageFont.load_default(size=height - 2)
     band = Image.new("RGBA", image.size, (0, 0, 0, 0))
     ImageDraw.Draw(band).rectangle((0, 0, image.width, height * len(lines) + 4), fill=(0, 0, 0, 150))
     image = Image.alpha_composite(image.convert("RGBA"), band).convert("RGB")

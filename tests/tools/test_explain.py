@@ -144,9 +144,9 @@ def test_cli_writes_grid_frames_and_h264(checkpoints, synthetic_dataset, tmp_pat
             assert sum(1 for _ in container.decode(stream)) == 8
 
 
-def test_attention_maps_of_mgma_and_motionformer(checkpoints, synthetic_dataset):
+def test_attention_maps_of_mgma_motionformer_and_st_abn(checkpoints, synthetic_dataset):
     video = synthetic_dataset.video_path(synthetic_dataset.split_videos("val")[0].video_id)
-    for project, query in (("mgma", []), ("motionformer", ["--query", "1", "0", "1"])):
+    for project, query in (("mgma", []), ("motionformer", ["--query", "1", "0", "1"]), ("st_abn", [])):
         loaded = load(project, checkpoints[project], synthetic_dataset.root, *query)
         views = loaded.recipe.test_protocol(loaded.cfg)
         clip = core.read_views(loaded, video, views, [0])[0]
@@ -154,6 +154,9 @@ def test_attention_maps_of_mgma_and_motionformer(checkpoints, synthetic_dataset)
         assert maps and all(values.shape == tuple(clip.shape[1:]) for values in maps.values())
         if project == "motionformer":
             assert set(maps) == {"trajectory", "frame_weights"}
+        elif project == "st_abn":
+            assert set(maps) == {"spatial", "temporal"}
+            assert all((maps["temporal"][t] == maps["temporal"][t].flat[0]).all() for t in range(len(clip[0])))
         else:
             assert all("/" in name for name in maps)  # unit/kind
     with pytest.raises(SystemExit, match="no attention"):
