@@ -156,7 +156,7 @@ def test_attention_maps_of_mgma_motionformer_and_st_abn(checkpoints, synthetic_d
             assert set(maps) == {"trajectory", "frame_weights"}
         elif project == "st_abn":
             assert set(maps) == {"spatial", "temporal"}
-            assert all((maps["temporal"][t] == maps["temporal"][t].flat[0]).all() for t in range(len(clip[0])))
+            assert all(np.ptp(frame) < 1e-5 for frame in maps["temporal"]), [np.ptp(f) for f in maps["temporal"]]
         else:
             assert all("/" in name for name in maps)  # unit/kind
     with pytest.raises(SystemExit, match="no attention"):
