@@ -252,17 +252,5 @@ class STABNRecipe(Recipe):
                         class_names=names, summary={"crop_size": float(cfg.crop_size),
                                                     "num_frames": float(cfg.num_frames)})
 
-    # ------------------------------------------------------------------------------------------------ explain
-    explain_methods = ("attention", "gradcam")
-
-    def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
-                       ) -> dict[str, torch.Tensor]:
-        """ST-ABN's own attention: ``spatial`` (``A_s``, ``[T, h, w]``) and ``temporal`` (``A_t``, ``[T, 1, 1]``);
-        none for the baseline without an attention branch."""
-        if getattr(model, "attention", None) is None:
-            return {}
-        out = model.forward_with_attention(inputs)
-        return {"spatial": out["spatial_attention"][0, 0], "temporal": out["temporal_attention"][0, 0]}
-
 
 RECIPE = STABNRecipe()
