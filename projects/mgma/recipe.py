@@ -142,7 +142,6 @@ class MGMARecipe(Recipe):
         return ViewSpec(cfg.num_clips, cfg.num_crops, aggregate="sum", score="softmax", classes=cfg.num_classes,
                         summary={"test_crop_size": float(cfg.test_crop_size), "num_frames": float(cfg.num_frames)})
 
-
     # ------------------------------------------------------------------------------------------------ explain
     explain_layers = ("layer4",)
     explain_methods = ("gradcam", "attention")
