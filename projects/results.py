@@ -34,7 +34,10 @@ def projects_with_results() -> list[str]:
 
 
 def _metrics(entry: dict[str, Any], decimals: int) -> str:
-    return ", ".join(f"{name} {value:.{decimals}f}" for name, value in entry["metrics"].items())
+    """``top1 51.05, top5 79.47``; a null value is a number the paper or repository does not publish (or that could
+    not be retrieved: ``source`` says which)."""
+    return ", ".join(f"{name} {'not published' if value is None else f'{value:.{decimals}f}'}"
+                     for name, value in entry["metrics"].items())
 
 
 def script_comment(entry: dict[str, Any], decimals: int) -> str:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test the slow-only R50 baseline (sthv2_slowonly_32).
+# Expected (sthv2_slowonly_32, 1x1 clips x crops, paper table not retrieved): top1 not published
 # Views: the reference protocol (1 clip x 1 centre crop), then 2 clips x 3 crops.
-# Expected top-1: the paper's table (arXiv:2110.15574), not retrieved here; the reference publishes no weights.
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the frame folders, files named {:06d}.jpg}
 VAL_LIST=${VAL_LIST:-$DATA_ROOT/val_videofolder.txt}

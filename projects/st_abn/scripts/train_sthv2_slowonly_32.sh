@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Train the slow-only R50 baseline on Something-Something v2, 32 TSN segments, one frame each.
+# Expected (sthv2_slowonly_32, 1x1 clips x crops, paper table not retrieved): top1 not published
 # No reference config: the ST-ABN values, without the attention branch.
-# Expected top-1 (1 clip x 1 centre crop): the paper's table (arXiv:2110.15574); its numbers could not be
-# retrieved here and the reference repo publishes none.
+# (the paper's table, arXiv:2110.15574, could not be retrieved here; the reference repo publishes none)
 # 8 GPUs x 8 clips, SGD Nesterov lr 0.01, 150 epochs, steps at 75 and 125, gradient clipping 20.
 set -euo pipefail
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the frame folders, files named {:06d}.jpg}
