@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Test the reference's R3D-34 baseline on HMDB51 split 1 (UCF101 recipe):
+# Expected (hmdb51_r3d34_baseline, 3x1 clips x crops, repository publishes no numbers; paper tables not retrieved): top1 not published
 # 3 clip(s) x 1 crop at 128, softmax per head position averaged (fully convolutional), summed over a video's clips; the last
 # checkpoint, as the reference tests it.
-# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
-# and results later") and the paper's tables were not available to us.
 set -euo pipefail
 DATA=${DATA:-data/hmdb51}
 OUT=${OUT:-runs/mgma/hmdb51_r3d34_baseline}

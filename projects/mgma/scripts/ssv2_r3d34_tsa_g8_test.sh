@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Test MGMA-R3D-34, TSA, 8 groups on Something-Something v2 (UCF101 recipe on frames: no released config):
+# Expected (ssv2_r3d34_tsa_g8, 1x1 clips x crops, repository publishes no numbers; paper tables not retrieved): top1 not published
 # 1 clip(s) x 1 crop at 128, softmax per head position averaged (fully convolutional), summed over a video's clips; the last
 # checkpoint, as the reference tests it.
-# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
-# and results later") and the paper's tables were not available to us.
 set -euo pipefail
 DATA=${DATA:-data/ssv2}
 OUT=${OUT:-runs/mgma/ssv2_r3d34_tsa_g8}

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Train MGMA-R3D-34, TSA, 8 groups on Something-Something v2 (UCF101 recipe on frames: no released config).
+# Expected (ssv2_r3d34_tsa_g8, 1x1 clips x crops, repository publishes no numbers; paper tables not retrieved): top1 not published
 # Preset ssv2_r3d34_tsa_g8: 8 frames x rate 8, 112 crops, SGD Nesterov lr 0.1 for a global batch of 32 (10 warm-up epochs
 # from 1e-4, x0.1 at epochs 30 and 40, 50 epochs), precise BN and validation every 5 epochs, from scratch.
 # The reference ran 4 GPUs x 8 clips; other GPU counts keep --auto-scale-lr (linear in the global batch).
 # Lists:
 # with the released labels / train / validation json files and frames extracted to $DATA
 # (python -m common.tools.extract_frames).
-# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
-# and results later") and the paper's tables were not available to us.
 set -euo pipefail
 GPUS=${GPUS:-4}
 PER_GPU=${PER_GPU:-8}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Train MGMA-R3D-34, TSA, 16 groups (the config's default NUM_GROUPS), UCF101 split 1.
+# Expected (ucf101_r3d34_tsa_g16, 3x1 clips x crops, repository publishes no numbers; paper tables not retrieved): top1 not published
 # Preset ucf101_r3d34_tsa_g16: 8 frames x rate 8, 112 crops, SGD Nesterov lr 0.1 for a global batch of 32 (10 warm-up epochs
 # from 1e-4, x0.1 at epochs 30 and 40, 50 epochs), precise BN and validation every 5 epochs, from scratch.
 # The reference ran 4 GPUs x 8 clips; other GPU counts keep --auto-scale-lr (linear in the global batch).
@@ -7,8 +8,6 @@
 #   python -m common.tools.build_lists ucf101 --labels ucfTrainTestlist/classInd.txt \
 #       --split ucfTrainTestlist/trainlist01.txt --out $DATA/train.csv   (and testlist01.txt -> $DATA/test.csv)
 # with the videos under $DATA/<class>/v_*.avi (labels 0-based).
-# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
-# and results later") and the paper's tables were not available to us.
 set -euo pipefail
 GPUS=${GPUS:-4}
 PER_GPU=${PER_GPU:-8}

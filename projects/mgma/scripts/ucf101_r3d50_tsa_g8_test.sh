@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Test MGMA-R3D-50, TSA, 8 groups, UCF101 split 1:
+# Expected (ucf101_r3d50_tsa_g8, 3x1 clips x crops, repository publishes no numbers; paper tables not retrieved): top1 not published
 # 3 clip(s) x 1 crop at 128, softmax per head position averaged (fully convolutional), summed over a video's clips; the last
 # checkpoint, as the reference tests it.
-# Reported top-1: not published. The repository releases no weights and no numbers ("We will provide the models
-# and results later") and the paper's tables were not available to us.
 set -euo pipefail
 DATA=${DATA:-data/ucf101}
 OUT=${OUT:-runs/mgma/ucf101_r3d50_tsa_g8}
