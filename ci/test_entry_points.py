@@ -126,6 +126,9 @@ def test_two_step_train_then_multiview_test(project, synthetic_dataset, tmp_path
     with contextlib.closing(np.load(score_files[0], allow_pickle=False)) as scores:
         floats = [scores[key] for key in scores.files if np.issubdtype(scores[key].dtype, np.floating)]
     assert floats and all(np.isfinite(array).all() for array in floats), f"{project}: non-finite or no scores"
+    report = [path.read_text() for path in Path(places["test_dir"]).rglob("report.txt")]
+    assert report, f"{project}: the test run wrote no report.txt"
+    assert "checkpoint " in report[0] and " clips x " in report[0] and "per-class accuracy" in report[0]
 
 
 def test_documented_commands_name_existing_presets():

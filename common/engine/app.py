@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 
 from common.data.loader import build_loader
@@ -43,7 +44,7 @@ from common.engine.logging import RunLogger
 from common.engine.model_info import describe_model
 from common.engine.multigrid import MultigridError, add_multigrid_args
 from common.engine.multigrid_loop import check_multigrid, prepare_multigrid
-from common.engine.recipe import Recipe, RecipeError
+from common.engine.recipe import Recipe, RecipeError, ViewSpec
 from common.engine.trainer import AMP_DTYPES, Trainer, TrainResult
 
 # The tiny preset of every project is `tiny_synthetic`; the other spelling was MAS-Net's.
@@ -237,6 +238,26 @@ def test(recipe: Recipe, argv: Sequence[str] | None = None) -> dict[str, float] 
     metrics = meter.metrics()
     metrics.update(num_clips=float(views.num_clips), num_crops=float(views.num_crops), **views.summary)
     Path(cfg.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"{cfg.variant}, {views.num_clips} clips x {views.num_crops} crops: "
-          + ", ".join(f"{name} {value:.2f}" for name, value in metrics.items()))
+    report = test_report(cfg, views, meter, metrics, len(dataset.records))
+    Path(cfg.output_dir, "report.txt").write_text(report + "\n")
+    print(report)
     return metrics
+
+
+def test_report(cfg: argparse.Namespace, views: ViewSpec, meter: MultiViewTestMeter, metrics: dict[str, float],
+                num_videos: int) -> str:
+    """What a test run measured, as text: model, checkpoint, views, classes, metrics and per-class accuracy."""
+    heads = dict(views.classes) if isinstance(views.classes, Mapping) else {"": views.classes}
+    lines = [f"model {cfg.variant}, checkpoint {cfg.checkpoint}",
+             f"{num_videos} videos x {views.num_clips} clips x {views.num_crops} crops, {views.aggregate} of "
+             f"{views.score} per video; classes: " + ", ".join(f"{head or 'all'} {n}" for head, n in heads.items()),
+             ", ".join(f"{name} {value:.2f}" for name, value in metrics.items()), "per-class accuracy (%):"]
+    for head in heads:
+        matrix = meter.confusion_matrix(head or None)
+        totals = matrix.sum(axis=1)
+        names = views.class_names if not head and views.class_names is not None else None
+        for label in np.flatnonzero(totals):
+            name = names[label] if names is not None else f"class {label}"
+            lines.append(f"  {head + ' ' if head else ''}{label:>4}  {100 * matrix[label, label] / totals[label]:6.2f}"
+                         f"  ({int(matrix[label, label])}/{int(totals[label])})  {name}")
+    return "\n".join(lines)

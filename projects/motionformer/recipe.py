@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.data.annotations import read_class_names
 from common.data.device_transforms import MixupCutmix, soft_target_cross_entropy
 from common.engine.batch import ClipPreprocessor, Preprocess
 from common.engine.checkpoint import unwrap_state_dict
@@ -93,6 +94,9 @@ class MotionformerRecipe(Recipe):
                            help="separate spatial + temporal tables (every config) or one space-time table")
         group.add_argument("--bgr", action=argparse.BooleanOptionalAction, default=False,
                            help="feed BGR clips (the released EPIC models expect them)")
+        group.add_argument("--category-file", default=None,
+                           help="class names in label order (one per line, or a json {name: id}), relative to "
+                                "--data-root: names the classes in test.py's report and confusion matrix")
         group.add_argument("--label-smoothing", type=float, default=0.2, help="label smoothing of the loss")
         group.add_argument("--drop-path", type=float, default=0.2, help="stochastic depth of the last block")
         group.add_argument("--mixup-alpha", type=float, default=0.0, help="off in every reference config")
@@ -180,7 +184,14 @@ class MotionformerRecipe(Recipe):
     def test_protocol(self, cfg: argparse.Namespace) -> ViewSpec:
         # The reference sums the softmax probabilities of a video's views (its model returns them in eval mode).
         classes = {"verb": cfg.num_classes, "noun": EPIC_NOUN_CLASSES} if is_epic(cfg) else cfg.num_classes
-        return ViewSpec(cfg.num_clips, cfg.num_crops, aggregate="sum", score="softmax", classes=classes)
+        names = None
+        if cfg.category_file and not is_epic(cfg):
+            names = read_class_names(Path(cfg.data_root) / cfg.category_file)
+            if len(names) != cfg.num_classes:
+                raise RecipeError(f"--category-file {cfg.category_file} names {len(names)} classes, the model has "
+                                  f"{cfg.num_classes}")
+        return ViewSpec(cfg.num_clips, cfg.num_crops, aggregate="sum", score="softmax", classes=classes,
+                        class_names=names)
 
 
     # ------------------------------------------------------------------------------------------------ explain

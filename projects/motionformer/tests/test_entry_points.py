@@ -34,10 +34,14 @@ def test_multiview_test_sums_softmax_of_every_view(trained_run, synthetic_datase
     metrics = test_entry.main(["--preset", "tiny_synthetic", "--data-root", str(synthetic_dataset.root),
                                "--checkpoint", str(trained_run / "checkpoints" / "last.pth"), "--num-clips", "2",
                                "--num-crops", "3", "--output-dir", str(tmp_path), "--no-progress",
-                               "--jitter-min", "40", "--label-smoothing", "0.1"])  # training flags: accepted
+                               "--jitter-min", "40", "--label-smoothing", "0.1",  # training flags: accepted
+                               "--category-file", "annotations/category.txt"])
     scores = np.load(tmp_path / "scores.npz", allow_pickle=False)
     num_val = len(synthetic_dataset.split_videos("val"))
     assert scores["scores"].shape == (num_val, 6, 4) and np.isfinite(scores["scores"]).all()
+    assert scores["class_names"].tolist() == synthetic_dataset.class_names
+    report = (tmp_path / "report.txt").read_text()
+    assert "2 clips x 3 crops" in report and synthetic_dataset.class_names[0] in report
     assert str(scores["aggregate"]) == "sum" and str(scores["score"]) == "softmax"
     # Top-1 from the summed per-view softmax, recomputed from the saved raw scores.
     logits = scores["scores"]
