@@ -9,8 +9,10 @@
    parameter groups, clip 20, label-swapping flip, multi-scale crop);
 3. tests both with ``test.py``: 2 clips x 3 crops, logits averaged;
 4. prints the top-1 of each against chance and writes, per model, TensorBoard events and ``curves.png``
-   (``<variant>/train``), the confusion matrix PNG and per-view scores (``<variant>/test``), and a Grad-CAM of
-   MAS-Net on one validation clip (``masnet_tiny/cam``), plus ``summary.json``.
+   (``<variant>/train``), the confusion matrix PNG and per-view scores (``<variant>/test``), plus ``summary.json``;
+5. explains MAS-Net on one validation clip with the shared tools (``masnet_tiny/explain``): ``common.tools.explain``
+   (Grad-CAM grid, per-frame overlays, ``overlay.mp4``) and ``common.tools.demo`` (``annotated.mp4``: the clip with
+   the sliding-window predictions, throughput and Grad-CAM beside it), and prints where they are.
 """
 from __future__ import annotations
 
@@ -24,11 +26,14 @@ from typing import Sequence
 if __package__ in (None, ""):  # `cd projects/masnet && python demo.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import numpy as np
 import torch
 
-from common.data.synthetic import make_synthetic_dataset
+from common.data.frame_folder import FrameFolderReader
+from common.data.synthetic import SyntheticDataset, make_synthetic_dataset, write_h264
 from common.engine.logging import tensorboard_hint
-from projects.masnet import cam as masnet_cam
+from common.tools import demo as demo_tool
+from common.tools import explain as explain_tool
 from projects.masnet import main as masnet_main
 from projects.masnet import test as masnet_test
 
@@ -55,19 +60,36 @@ def run_variant(variant: str, data_root: Path, out: Path, settings: dict, seed: 
                              "--device", "cpu", "--no-progress"])
 
 
+def explain_and_annotate(dataset: SyntheticDataset, checkpoint: Path, out: Path) -> dict[str, Path]:
+    """``common.tools.explain`` and ``common.tools.demo`` on the first validation clip, into ``out``."""
+    folder = dataset.frame_folder(dataset.split_videos("val")[0].video_id)
+    common = ["--project", "masnet", "--checkpoint", str(checkpoint), "--data-root", str(dataset.root),
+              "--device", "cpu"]
+    (summary,) = explain_tool.main([*common, "--video", str(folder), "--out", str(out)])
+    reader = FrameFolderReader(folder, "img_{:05d}.jpg")
+    try:  # the demo tool reads a video: the clip as an H.264 file first
+        frames = reader.read(np.arange(reader.num_frames))
+        fps = round(reader.fps or 25)
+    finally:
+        reader.close()
+    write_h264(out / "clip.mp4", frames, fps, gop=len(frames))
+    demo_tool.main([*common, "--input", str(out / "clip.mp4"), "--out", str(out / "annotated.mp4"), "--gradcam",
+                    "--stride", "4", "--json", str(out / "predictions.jsonl"), "--no-progress"])
+    explained = next(iter(summary["explained"].values()))
+    return {"grid": Path(explained["grid"]), "overlay": Path(explained["mp4"]), "annotated": out / "annotated.mp4"}
+
+
 def run_demo(out: Path, quick: bool = False, seed: int = 0, workers: int = 1) -> dict:
     settings = QUICK if quick else FULL
     start = time.perf_counter()
-    out = out.resolve()  # cam.py reads a relative --video against --data-root; absolute paths keep both unambiguous
+    out = out.resolve()  # absolute paths: the tools resolve nothing against --data-root
     dataset = make_synthetic_dataset(out / "data", num_classes=NUM_CLASSES,
                                      videos_per_class=settings["videos_per_class"], formats=("frames",), seed=seed)
     print(dataset.summary().splitlines()[0], flush=True)
     results = {variant: run_variant(variant, dataset.root, out, settings, seed, workers)
                for variant in VARIANTS}
-    first_val = dataset.split_videos("val")[0]
-    masnet_cam.main(["--preset", "tiny_synthetic", "--data-root", str(dataset.root),
-                     "--checkpoint", str(out / "masnet_tiny" / "train" / "checkpoints" / "last.pth"),
-                     "--video", str(dataset.frame_folder(first_val.video_id)), "--out", str(out / "masnet_tiny" / "cam")])
+    explained = explain_and_annotate(dataset, out / "masnet_tiny" / "train" / "checkpoints" / "last.pth",
+                                     out / "masnet_tiny" / "explain")
     chance = 100.0 / NUM_CLASSES
     summary = {"chance_top1": chance, "seconds": time.perf_counter() - start, "quick": quick,
                "top1": {variant: metrics["top1"] for variant, metrics in results.items()}}
@@ -81,6 +103,8 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, workers: int = 1) ->
     verdict = "beats" if margin > 0 else "does NOT beat"
     print(f"  MAS-Net {verdict} TSN by {margin:+.1f} points; TSN cannot see the order of frames.")
     print(f"  TensorBoard: tensorboard --logdir {out}{tensorboard_hint()}")
+    print(f"  MAS-Net explained on a validation clip: {explained['grid']} (Grad-CAM), {explained['overlay']}, "
+          f"{explained['annotated']} (predictions drawn on the video)")
     return summary
 
 

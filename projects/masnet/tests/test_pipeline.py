@@ -82,9 +82,12 @@ def test_demo_writes_runs_test_scores_and_grad_cam(demo_run) -> None:
         assert (run / "test" / "confusion.png").is_file()
         scores = np.load(run / "test" / "scores.npz", allow_pickle=False)
         assert scores["scores"].shape == (num_val, 6, 2) and np.isfinite(scores["scores"]).all()  # 2x3 views
-    cam = out / "masnet_tiny" / "cam"
-    frames = QUICK["frames"]  # the checkpoint's clip length: cam.py takes it from the run's configuration
-    assert (cam / "cam_frames.png").is_file() and len(list(cam.glob("cam_frame_*.png"))) == frames
-    video = VideoReader(cam / "cam.mp4")
-    assert video.num_frames == frames
-    video.close()
+    explained = out / "masnet_tiny" / "explain"  # common.tools.explain and common.tools.demo on one val clip
+    frames = QUICK["frames"]  # the checkpoint's clip length: the tools take it from the run's configuration
+    (folder,) = [path for path in explained.iterdir() if (path / "grid.png").is_file()]
+    assert len(list((folder / "layer4").glob("frame_*.png"))) == frames
+    with VideoReader(folder / "overlay.mp4") as video:
+        assert video.num_frames == frames
+    with VideoReader(explained / "annotated.mp4") as video, VideoReader(explained / "clip.mp4") as clip:
+        assert video.num_frames == clip.num_frames and video.fps == clip.fps
+    assert (explained / "predictions.jsonl").read_text().count("\n") >= 1
