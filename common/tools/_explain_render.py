@@ -43,8 +43,9 @@ def upscale(video: np.ndarray, min_side: int) -> np.ndarray:
 
 def write_explanation(frames: np.ndarray, maps: dict[str, np.ndarray], out_dir: str | Path, title: str,
                       captions: Sequence[str], fps: float = 4.0) -> dict[str, Path]:
-    """Per-frame overlay PNGs (``<map>/frame_XX.png``), ``grid.png`` (one row per map over the clip) and
-    ``overlay.mp4`` (the maps side by side, captioned), for uint8 ``frames`` ``[T, H, W, 3]``."""
+    """Per-frame overlay PNGs (``<map>/frame_XX.png``), ``grid.png`` (one row per map over the clip),
+    ``overlay.mp4`` (the maps side by side, captioned) and ``maps.npz`` (the maps), for uint8 ``frames``
+    ``[T, H, W, 3]``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = list(maps)
@@ -62,6 +63,7 @@ def write_explanation(frames: np.ndarray, maps: dict[str, np.ndarray], out_dir: 
     video = np.concatenate([upscale(frames, 160), *panels], axis=2)  # [T, H, W * (maps + 1), 3]
     video = np.stack([caption(frame, [*captions, f"frame {t}"]) for t, frame in enumerate(video)])
     write_h264(out / "overlay.mp4", even(video), fps=max(1, round(fps)), gop=len(video))
+    np.savez(out / "maps.npz", **maps)
     written["mp4"] = out / "overlay.mp4"
     written["frames"] = out / names[0].replace("/", "_")
     return written

@@ -15,7 +15,8 @@ as test.py reads it; explicit flags win): view ``--clip-index`` of ``--num-clips
 
 Per class explained, ``OUT/<class>/`` holds ``grid.png`` (one row per map over every frame, the class and score in
 the title), ``<map>/frame_XX.png`` (each frame with its heat map) and ``overlay.mp4`` (H.264: the frames, then
-each map's overlay, captioned). ``summary.json`` lists the top-5 scores and the files.
+each map's overlay, captioned) and ``maps.npz``; ``summary.json`` lists the top-5 scores and the files. ``--maps``
+keeps the maps whose names start with the given prefixes (an MGMA unit, ``layer3.1``).
 
 Methods (``--method``): ``gradcam`` on ``--layer`` (any module name; default: the recipe's ``explain_layers``, or
 the last top-level feature map; SlowFast stages give one map per pathway, each aligned with the frames that
@@ -56,6 +57,8 @@ def add_explain_args(parser: argparse.ArgumentParser) -> None:
                        help="gradient of the softmax probability instead of the pre-softmax score")
     group.add_argument("--clip-index", type=int, default=None, help="which of --num-clips (default: the middle)")
     group.add_argument("--crop-index", type=int, default=None, help="which of --num-crops (default: the middle)")
+    group.add_argument("--maps", nargs="+", default=None, metavar="PREFIX",
+                       help="keep the maps whose name starts with one of these (e.g. an MGMA unit: layer3.1)")
     group.add_argument("--query", type=int, nargs=3, default=None, metavar=("FRAME", "ROW", "COL"),
                        help="query patch of token-attention maps (Motionformer); default: the centre")
     group.add_argument("--labels", default=None, help="class names, one per line (default: the run's)")
@@ -68,6 +71,16 @@ def view_index(cfg: argparse.Namespace, views: ViewSpec) -> int:
     if not (0 <= clip < views.num_clips and 0 <= crop < views.num_crops):
         raise SystemExit(f"--clip-index {clip} / --crop-index {crop} outside {views.num_clips} x {views.num_crops}")
     return clip * views.num_crops + crop
+
+
+def select(maps: core.Maps, prefixes: Sequence[str] | None) -> core.Maps:
+    """The maps whose name starts with one of ``prefixes`` (all for None)."""
+    if not prefixes:
+        return maps
+    kept = {name: value for name, value in maps.items() if name.startswith(tuple(prefixes))}
+    if not kept:
+        raise SystemExit(f"no map matches --maps {' '.join(prefixes)}; choose from {', '.join(maps)}")
+    return kept
 
 
 def explain_clip(loaded: core.LoadedModel, clip: torch.Tensor, method: str, layers: Sequence[str] | None,
@@ -105,9 +118,10 @@ def explain_video(loaded: core.LoadedModel, video: str | Path, out: Path) -> dic
     frames = clip.permute(1, 2, 3, 0).numpy()  # uint8 [T, H, W, 3]
     summary = {"video": str(video), "variant": cfg.variant, "method": method, "top5": best, "explained": {}}
     for target, maps in explain_clip(loaded, clip, method, cfg.layer, targets, cfg.softmax_gradient):
+        maps = select(maps, cfg.maps)
         label = loaded.label(target)
         score = float(probabilities[target])
-        title = f"{method} for '{label}' (p={score:.2f}); top-1 '{best[0][0]}' ({best[0][1]:.2f}), {cfg.variant}"
+        title = f"{method} for '{label}' (p={score:.2f})"
         captions = [f"{label}: {score:.2f}", f"top-1 {best[0][0]} {best[0][1]:.2f}"]
         folder = out / f"{target:03d}_{_safe(label)}"
         written = write_explanation(frames, maps, folder, title, captions, cfg.fps)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -202,13 +202,7 @@ class EfficientSlowFastRecipe(Recipe):
         sampler_args = dict(target_fps=cfg.target_fps, source_fps=cfg.source_fps, timestamp_trim=cfg.timestamp_trim)
         reader_args = dict(reader=cfg.reader, frame_template=cfg.frame_template, seed=cfg.seed)
         if split == "test":
-            sampler = SlowFastClipSampler(cfg.num_frames, cfg.sampling_rate, num_test_clips=views.num_clips,
-                                          **sampler_args)
-            return VideoClipDataset(
-                self.records(cfg, cfg.val_list, "--val-list"), sampler, mode="test", num_crops=views.num_crops,
-                test_transform_for_crop=lambda crop: Compose([ShortSideResize(cfg.scale_size),
-                                                              TestCrop(cfg.crop_size, views.num_crops, crop)]),
-                **reader_args)
+            return self.view_dataset(cfg, self.records(cfg, cfg.val_list, "--val-list"), views)
         # Training and validation (the reference validates on one random training-style view per video).
         transforms = [JesterColourJitter()] if cfg.colour_jitter else []
         transforms += [ShortSideScaleJitter(*cfg.jitter_scales), RandomCrop(cfg.crop_size)]
@@ -218,6 +212,18 @@ class EfficientSlowFastRecipe(Recipe):
         sampler = SlowFastClipSampler(cfg.num_frames, cfg.sampling_rate, num_test_clips=1, **sampler_args)
         return VideoClipDataset(self.records(cfg, list_file, flag), sampler, Compose(transforms), mode="train",
                                 **reader_args)
+
+    def view_dataset(self, cfg: argparse.Namespace, records: Sequence[VideoRecord], views: ViewSpec
+                     ) -> VideoClipDataset:
+        """Every ``views.num_clips x views.num_crops`` view of ``records`` (test.py, and the explain tools)."""
+        sampler = SlowFastClipSampler(cfg.num_frames, cfg.sampling_rate, num_test_clips=views.num_clips,
+                                      target_fps=cfg.target_fps, source_fps=cfg.source_fps,
+                                      timestamp_trim=cfg.timestamp_trim)
+        return VideoClipDataset(
+            list(records), sampler, mode="test", num_crops=views.num_crops,
+            test_transform_for_crop=lambda crop: Compose([ShortSideResize(cfg.scale_size),
+                                                          TestCrop(cfg.crop_size, views.num_crops, crop)]),
+            reader=cfg.reader, frame_template=cfg.frame_template, seed=cfg.seed)
 
     # ------------------------------------------------------------------------------------------------ optimisation
     def optimizer(self, cfg: argparse.Namespace, model: nn.Module, log: Log = print) -> torch.optim.Optimizer:

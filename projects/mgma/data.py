@@ -89,13 +89,14 @@ def train_dataset(args: argparse.Namespace, split_file: str, flag: str = "--trai
                             mode="train", seed=args.seed, **_reader(args))
 
 
-def test_dataset(args: argparse.Namespace, split_file: str, num_clips: int, num_crops: int,
-                 flag: str = "--val-list") -> VideoClipDataset:
+def test_dataset(args: argparse.Namespace, split_file: str | None, num_clips: int, num_crops: int,
+                 flag: str = "--val-list", records: list[ann.VideoRecord] | None = None) -> VideoClipDataset:
     """Every video as ``num_clips x num_crops`` views: short side ``scale_size``, then the centre (or left /
-    centre / right) ``test_crop_size`` crop, as PySlowFast's test loader."""
+    centre / right) ``test_crop_size`` crop, as PySlowFast's test loader. ``records`` replace ``split_file``."""
     def crop_transform(crop_index: int) -> Compose:
         return Compose([ShortSideResize(args.scale_size), TestCrop(args.test_crop_size, num_crops, crop_index)])
 
-    return VideoClipDataset(read_records(args, split_file, flag), temporal_sampler(args, num_clips), mode="test",
+    records = read_records(args, split_file, flag) if records is None else records
+    return VideoClipDataset(records, temporal_sampler(args, num_clips), mode="test",
                             num_crops=num_crops, test_transform_for_crop=crop_transform, seed=args.seed,
                             **_reader(args))

@@ -146,6 +146,9 @@ class MGMARecipe(Recipe):
     explain_layers = ("layer4",)
     explain_methods = ("gradcam", "attention")
 
+    def view_dataset(self, cfg: argparse.Namespace, records: Any, views: ViewSpec) -> Any:
+        return test_dataset(cfg, None, views.num_clips, views.num_crops, records=list(records))
+
     def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
                        ) -> dict[str, torch.Tensor]:
         """Every MGMA unit's branch maps and combined ``A``, averaged over channels: ``{"layer2.1/temporal": [T', h,

@@ -118,12 +118,15 @@ def train_dataset(args: argparse.Namespace, split_file: str) -> VideoClipDataset
                             frame_template=frame_template(args), seed=args.seed)
 
 
-def test_dataset(args: argparse.Namespace, split_file: str, num_clips: int, num_crops: int) -> VideoClipDataset:
-    """Every video as ``num_clips x num_crops`` views: short side = crop, then left/centre/right crops."""
+def test_dataset(args: argparse.Namespace, split_file: str | None, num_clips: int, num_crops: int,
+                 records: list[ann.VideoRecord] | None = None) -> VideoClipDataset:
+    """Every video as ``num_clips x num_crops`` views: short side = crop, then left/centre/right crops.
+    ``records`` replace ``split_file``."""
     def crop_transform(crop_index: int) -> Compose:
         return Compose([ShortSideResize(args.crop_size), TestCrop(args.crop_size, num_crops, crop_index)])
 
-    return VideoClipDataset(read_records(args, split_file), temporal_sampler(args, num_clips), mode="test",
+    records = read_records(args, split_file) if records is None else records
+    return VideoClipDataset(records, temporal_sampler(args, num_clips), mode="test",
                             num_crops=num_crops, reader="video" if args.dataset == "kinetics" else "frames",
                             frame_template=frame_template(args), test_transform_for_crop=crop_transform,
                             seed=args.seed)

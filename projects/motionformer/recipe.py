@@ -197,6 +197,9 @@ class MotionformerRecipe(Recipe):
     # ------------------------------------------------------------------------------------------------ explain
     explain_methods = ("attention",)
 
+    def view_dataset(self, cfg: argparse.Namespace, records: Any, views: ViewSpec) -> Any:
+        return test_dataset(cfg, None, views.num_clips, views.num_crops, records=list(records))
+
     def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
                        ) -> dict[str, torch.Tensor]:
         """Trajectory attention of the last block for the query patch ``cfg.query`` = (token frame, row, col),

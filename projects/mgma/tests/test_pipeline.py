@@ -113,16 +113,16 @@ def test_attention_command_writes_png_mp4_and_npz(synthetic_dataset, tmp_path: P
     path = tmp_path / "model.pth"
     torch.save({"model": build_model("mgma_tiny", 4).state_dict()}, path)
     video = synthetic_dataset.root / "videos" / sorted(p.name for p in (synthetic_dataset.root / "videos").iterdir())[0]
-    written = attention.main(["--checkpoint", str(path), "--variant", "mgma_tiny", "--num-frames", "8",
-                              "--sampling-rate", "3", "--scale-size", "64", "--test-crop-size", "64", "--video",
-                              str(video), "--unit", "layer3.1", "--output-dir", str(tmp_path / "out")])
-    png, mp4, npz = written
-    assert png.stat().st_size > 0
-    maps = np.load(npz)
-    assert sorted(maps.files) == ["combined", "spatial", "temporal"] and maps["temporal"].shape == (2, 8, 8)
-    np.testing.assert_allclose(maps["combined"], maps["temporal"] + maps["spatial"], rtol=1e-5)
-    with VideoReader(mp4) as reader:
-        assert reader.num_frames == 8 and reader.width == 3 * 64
-    with pytest.raises(SystemExit, match="choose from layer2.1, layer3.1"):
+    (summary,) = attention.main(["--checkpoint", str(path), "--variant", "mgma_tiny", "--num-frames", "8",
+                                 "--sampling-rate", "3", "--scale-size", "64", "--test-crop-size", "64", "--video",
+                                 str(video), "--unit", "layer3.1", "--output-dir", str(tmp_path / "out")])
+    (explained,) = summary["explained"].values()
+    assert explained["maps"] == ["layer3.1/temporal", "layer3.1/spatial", "layer3.1/combined"]
+    assert Path(explained["grid"]).stat().st_size > 0
+    maps = np.load(Path(explained["grid"]).parent / "maps.npz")
+    assert maps["layer3.1/temporal"].shape == (8, 64, 64)  # aligned to the clip's frames and size
+    with VideoReader(explained["mp4"]) as reader:
+        assert reader.num_frames == 8 and reader.width == 4 * 192  # the frames, then 3 maps (x3 upscaled)
+    with pytest.raises(SystemExit, match="choose from layer2.1/"):
         attention.main(["--checkpoint", str(path), "--variant", "mgma_tiny", "--video", str(video), "--unit",
                         "layer4.0", "--scale-size", "64", "--test-crop-size", "64", "--output-dir", str(tmp_path)])

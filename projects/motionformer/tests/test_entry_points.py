@@ -94,7 +94,8 @@ def test_visualize_writes_png(trained_run, synthetic_dataset, tmp_path):
     from PIL import Image
 
     with Image.open(tmp_path / "attention.png") as image:
-        assert image.width > 4 * 100 and image.height > 4 * 100  # 4 frames x (3 heads + mean)
+        assert image.width > 8 * 100 and image.height > 2 * 100  # 8 frames x (trajectory, frame weights)
+    assert (tmp_path / "attention").is_dir()  # the overlays, mp4 and maps of common.tools.explain
     with pytest.raises(ValueError, match="outside the token grid"):
         visualize.main(["--checkpoint", str(trained_run / "checkpoints" / "last.pth"), "--variant",
                         "motionformer_tiny", "--num-classes", "4", "--video", str(video), "--query", "9", "0", "0",
