@@ -108,6 +108,9 @@ def add_shared_args(parser: argparse.ArgumentParser, variants: Sequence[str], pr
     add("--sampling-rate", type=int, default=1, help="frame stride of dense clips")
     add("--crop-size", type=int, default=224, help="train and test crop side")
     add("--scale-size", type=int, default=256, help="short side before val / test crops")
+    add("--timestamp-trim", action=argparse.BooleanOptionalAction, default=False,
+        help="PySlowFast-dialect clips: reproduce PySlowFast's timestamp trimming of mp4 views (most start one "
+             "frame later, as the released numbers were made); default: frame-exact indices")
 
     add = _adder(parser.add_argument_group("model"), aliases)
     add("--variant", choices=list(variants), default=list(variants)[0], help="named model of the variant table")

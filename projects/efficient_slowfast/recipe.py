@@ -118,8 +118,6 @@ class EfficientSlowFastRecipe(Recipe):
         group.add_argument("--source-fps", type=float, default=None, help="fps of frame folders without fps.txt")
         group.add_argument("--target-fps", type=lambda v: None if v.lower() == "none" else float(v), default=30.0,
                            help="clip span = num_frames x sampling_rate frames at this fps ('none': source frames)")
-        group.add_argument("--timestamp-trim", action=argparse.BooleanOptionalAction, default=False,
-                           help="PySlowFast's selective mp4 decoding (starts a view at ceil(start))")
         group.add_argument("--jitter-scales", type=int, nargs=2, default=[125, 160], metavar=("MIN", "MAX"),
                            help="training short-side jitter (TRAIN_JITTER_SCALES)")
         group.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,

@@ -46,6 +46,9 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--flip", choices=("label_swap", "plain", "none"), default="label_swap",
                        help="training flip: label_swap mirrors left/right classes found by name (the reference "
                             "swaps fixed ids 86/87, 93/94, 166/167 of the sorted SS list); plain keeps labels")
+    group.add_argument("--linspace-rule", choices=("numpy1", "numpy2"), default="numpy1",
+                       help="test clips > 2: how the reference's linspace phases round (numpy1: as the released "
+                            "numbers were made; numpy2: what the reference code gives under numpy >= 2)")
     group.add_argument("--dense-sample", "--dense_sample", action=argparse.BooleanOptionalAction, default=False,
                        help="training and validation: TSM's I3D-dense 64-frame window; in test.py: "
                             "--dense_sample_num uniform clips")
@@ -121,20 +124,21 @@ def val_dataset(args: argparse.Namespace, records: list) -> VideoClipDataset:
     return _dataset(args, records, sampler, transform=view_transform(args, args.crop_size), mode="test")
 
 
-def clip_sampler(num_segments: int, num_clips: int) -> TSNSegmentSampler:
+def clip_sampler(num_segments: int, num_clips: int, linspace_rule: str = "numpy1") -> TSNSegmentSampler:
     """MAS-Net test.py clips: 1 = segment centres, 2 = centres and starts (``--twice_sample``), D > 2 = D uniform
     clips phased over the first segment (``--dense_sample --dense_sample_num D``)."""
     if num_clips < 1:
         raise ValueError(f"num_clips must be >= 1, got {num_clips}")
     if num_clips <= 2:
         return TSNSegmentSampler(num_segments, twice_sample=num_clips == 2)
-    return TSNSegmentSampler(num_segments, uniform_test_clips=num_clips)
+    return TSNSegmentSampler(num_segments, uniform_test_clips=num_clips, linspace_rule=linspace_rule)
 
 
 def multiview_dataset(args: argparse.Namespace, records: list, num_clips: int, num_crops: int,
                  full_res: bool) -> VideoClipDataset:
     """Every (clip, crop) view of every video; crops of ``--scale-size`` with ``full_res``, else ``--crop-size``."""
     crop_size = args.scale_size if full_res else args.crop_size
-    return _dataset(args, records, clip_sampler(args.num_frames, num_clips), mode="test", num_crops=num_crops,
+    sampler = clip_sampler(args.num_frames, num_clips, args.linspace_rule)
+    return _dataset(args, records, sampler, mode="test", num_crops=num_crops,
                     transform=view_transform(args, crop_size),
                     test_transform_for_crop=lambda crop: view_transform(args, crop_size, num_crops, crop))

@@ -19,6 +19,7 @@ from common.engine.checkpoint import require_keys, unwrap_state_dict
 from common.engine.param_groups import describe_param_groups, tsn_param_groups
 from common.engine.recipe import Log, Recipe, RecipeError, ViewSpec
 from projects.masnet.configs import MAS_LR_FACTORS, PRESETS
+from common.data.samplers import drop_short_videos
 from projects.masnet.data import (add_data_args, class_names, multiview_dataset, read_records, resolve_num_classes,
                                   train_dataset, val_dataset)
 from projects.masnet.model import VARIANTS, MASNet, build_model, convert_reference_state_dict
@@ -119,12 +120,15 @@ class MASNetRecipe(Recipe):
         return state
 
     def dataset(self, cfg: argparse.Namespace, split: str, views: ViewSpec | None = None) -> Any:
+        # The reference's list parser drops videos too short to sample (TSM: < 3 frames; MAS-Net: < new_length)
+        # from training and validation lists, never from test lists.
+        rule = "masnet" if cfg.variant.startswith("masnet") else "tsm"
         if split == "train":
-            return train_dataset(cfg, read_records(cfg, cfg.train_list, cfg.num_classes, "--train-list"),
-                                 class_names(cfg))
+            records = read_records(cfg, cfg.train_list, cfg.num_classes, "--train-list")
+            return train_dataset(cfg, drop_short_videos(records, rule), class_names(cfg))
         records = read_records(cfg, cfg.val_list, cfg.num_classes, "--val-list")
         if split == "val":
-            return val_dataset(cfg, records)
+            return val_dataset(cfg, drop_short_videos(records, rule))
         return multiview_dataset(cfg, records, views.num_clips, views.num_crops, cfg.full_res)
 
     def optimizer(self, cfg: argparse.Namespace, model: nn.Module, log: Log = print) -> torch.optim.Optimizer:

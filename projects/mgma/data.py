@@ -66,7 +66,7 @@ def temporal_sampler(args: argparse.Namespace, num_test_clips: int = 1) -> Any:
     if args.dataset in FRAME_DATASETS:
         return SlowFastSegmentSampler(args.num_frames)
     return SlowFastClipSampler(args.num_frames, args.sampling_rate, num_test_clips=num_test_clips,
-                               target_fps=args.target_fps)
+                               target_fps=args.target_fps, timestamp_trim=args.timestamp_trim)
 
 
 def _reader(args: argparse.Namespace) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def temporal_sampler(args: argparse.Namespace, num_test_clips: int = 10) -> Any:
         rate = args.sampling_rate * args.source_fps / args.target_fps
         return _FixedRateClipSampler(args.num_frames, rate, num_test_clips)
     return SlowFastClipSampler(args.num_frames, args.sampling_rate, num_test_clips=num_test_clips,
-                               target_fps=args.target_fps)
+                               target_fps=args.target_fps, timestamp_trim=args.timestamp_trim)
 
 
 class _FixedRateClipSampler(SlowFastClipSampler):
