@@ -246,6 +246,12 @@ class STABNRecipe(Recipe):
                 "temporal_attention": outputs["temporal_attention"][0, 0]}  # [T, 1, 1]
 
     # ------------------------------------------------------------------------------------------------ test
+    def multigrid_capability(self, cfg: argparse.Namespace) -> tuple[bool, bool, str]:
+        """Any crop (the attention maps and both heads pool globally); not another clip length: the temporal
+        attention's frame-as-channel convolution and the attention classifier have T-sized weights."""
+        return False, True, (f"the temporal attention and the attention classifier are built for --num-frames "
+                             f"{cfg.num_frames}")
+
     def test_protocol(self, cfg: argparse.Namespace) -> ViewSpec:
         names = read_class_names(cfg.category_file) if cfg.category_file else None
         return ViewSpec(cfg.num_clips, cfg.num_crops, aggregate="mean", score="logits", classes=cfg.num_classes,

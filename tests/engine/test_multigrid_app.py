@@ -33,6 +33,19 @@ def test_masnet_long_cycle_refused_with_the_reason(synthetic_dataset, tmp_path, 
     assert "--multigrid-short only" in message
 
 
+def test_st_abn_short_cycle_trains_and_long_cycle_is_refused(synthetic_dataset, tmp_path, capsys):
+    from projects.st_abn.recipe import RECIPE as ST_ABN
+
+    common = ["--preset", "tiny_synthetic", "--data-root", str(synthetic_dataset.root), "--workers", "0",
+              "--device", "cpu", "--no-progress", "--batch-size", "2", "--val-list", ""]
+    result = train(ST_ABN, common + ["--output-dir", str(tmp_path / "short"), "--multigrid-short", "--max-steps", "2"])
+    assert result.status == "max_steps"
+    assert "short cycle crops (28, 40, 56)" in (tmp_path / "short" / "log.txt").read_text()
+    with pytest.raises(SystemExit) as stop:
+        train(ST_ABN, common + ["--output-dir", str(tmp_path / "long"), "--multigrid-long"])
+    assert stop.value.code == 2 and "built for --num-frames 8" in capsys.readouterr().err
+
+
 def test_mgma_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         train(MGMA, ["--preset", "tiny_synthetic", "--train-list", "x.csv", "--multigrid-long", "--output-dir",
