@@ -144,6 +144,22 @@ def test_cli_writes_grid_frames_and_h264(checkpoints, synthetic_dataset, tmp_pat
             assert sum(1 for _ in container.decode(stream)) == 8
 
 
+def test_batch_mode_over_a_list_and_the_softmax_gradient(checkpoints, synthetic_dataset, tmp_path):
+    videos = [str(synthetic_dataset.video_path(video.video_id)) for video in synthetic_dataset.split_videos("val")[:2]]
+    (tmp_path / "videos.txt").write_text("\n".join(videos) + "\n")
+    common = ["--project", "mgma", "--checkpoint", str(checkpoints["mgma"]), "--data-root", str(synthetic_dataset.root),
+              "--device", "cpu", "--class", "2"]
+    summaries = explain.main([*common, "--list", str(tmp_path / "videos.txt"), "--out", str(tmp_path / "batch")])
+    assert [summary["video"] for summary in summaries] == videos
+    assert len(list((tmp_path / "batch").glob("*/summary.json"))) == 2
+    loaded = load("masnet", checkpoints["masnet"], synthetic_dataset.root)  # logits (MGMA's test head: log-probs)
+    clip = core.read_views(loaded, videos[0], loaded.recipe.test_protocol(loaded.cfg), [0])[0]
+    inputs = loaded.recipe.preprocess(loaded.cfg)(clip[None], None, False)[0]
+    logit, _, _ = core.grad_cam(loaded.model, inputs, "layer3", 2)
+    softmax, _, _ = core.grad_cam(loaded.model, inputs, "layer3", 2, softmax_gradient=True)
+    assert not np.allclose(logit["layer3"], softmax["layer3"])  # the softmax also pushes the other classes down
+
+
 def test_attention_maps_of_mgma_motionformer_and_st_abn(checkpoints, synthetic_dataset):
     video = synthetic_dataset.video_path(synthetic_dataset.split_videos("val")[0].video_id)
     for project, query in (("mgma", []), ("motionformer", ["--query", "1", "0", "1"]), ("st_abn", [])):
