@@ -3,7 +3,7 @@
 Items are ``{"clip": uint8 [3, T, H, W], "label": int | dict, "video_index": int, "view_index": int}``. In test
 mode item ``i`` is view ``i % num_views`` of video ``i // num_views``, with ``view = clip_index * num_crops +
 crop_index`` (PySlowFast's order), so a DDP sampler may split views of one video over ranks and the
-:class:`~common.data.multiview.MultiViewTestMeter` puts them back together.
+:class:`~common.engine.multiview.MultiViewTestMeter` puts them back together.
 
 Randomness: item ``index`` of epoch ``e`` draws from ``SeedSequence([seed, e, index])`` (a numpy Generator for the
 temporal sampler, a torch Generator for the transforms), so a clip depends neither on the worker that loads it

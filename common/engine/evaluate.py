@@ -4,7 +4,7 @@
   all-reduced, so the numbers are those of the whole set whatever the number of processes (the loader from
   ``common.data.loader.build_loader(train=False)`` gives every sample to exactly one rank, no padding duplicates).
 * :func:`multiview_test`: every rank scores its share of the test views into a
-  ``common.data.multiview.MultiViewTestMeter`` (keyed by ``(video_index, view_index)``); the meters are gathered
+  ``common.engine.multiview.MultiViewTestMeter`` (keyed by ``(video_index, view_index)``); the meters are gathered
   to rank 0.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from common.distributed import all_reduce_sum, gather_to_main, get_rank, is_main
 from common.engine.batch import Preprocess, move_to_device
 
 if TYPE_CHECKING:
-    from common.data.multiview import MultiViewTestMeter
+    from common.engine.multiview import MultiViewTestMeter
 
 
 def autocast_context(device: torch.device, amp_dtype: torch.dtype | None):
@@ -98,7 +98,7 @@ def validate(model: nn.Module, loader: torch.utils.data.DataLoader, preprocess: 
 def multiview_test(model: nn.Module, loader: torch.utils.data.DataLoader, meter: "MultiViewTestMeter",
                    preprocess: Preprocess, device: torch.device, amp_dtype: torch.dtype | None = None,
                    show_progress: bool = True) -> "MultiViewTestMeter":
-    """Score every test view into ``meter`` (a ``common.data.multiview.MultiViewTestMeter``).
+    """Score every test view into ``meter`` (a ``common.engine.multiview.MultiViewTestMeter``).
 
     Each rank scores its share of the views (``common.data.loader.build_loader(..., train=False)``);
     the meters are then gathered to rank 0, which alone holds the complete result (call ``finalize`` / ``metrics``

@@ -2,7 +2,7 @@
 
     python -m common.tools.average_scores runs/rgb/scores.npz runs/flow/scores.npz --weights 1 1.5 --softmax
 
-Each ``.npz`` is what a project's ``test.py`` writes through `common.data.multiview.MultiViewTestMeter.save`:
+Each ``.npz`` is what a project's ``test.py`` writes through `common.engine.multiview.MultiViewTestMeter.save`:
 ``scores`` float ``[num_videos, num_views, num_classes]`` (NaN for a missing view), ``labels`` ``[num_videos]``,
 ``video_ids``, optional ``class_names``, ``aggregate`` ("sum"/"mean"/"max") and ``score`` ("logits"/"softmax"); multi-head
 files (EPIC verb/noun) hold ``heads`` and ``scores_<head>`` / ``labels_<head>`` / ``class_names_<head>``. Each file
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data.multiview import MultiViewTestMeter
+from common.engine.multiview import MultiViewTestMeter
 
 
 @dataclass

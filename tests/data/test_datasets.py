@@ -12,7 +12,7 @@ from common.data.annotations import VideoRecord
 from common.data.datasets import BadSamplePolicy, SampleLoadError, VideoClipDataset, collate_views
 from common.data.frame_folder import FrameFolderReader
 from common.data.loader import build_loader
-from common.data.multiview import IncompleteTestError, MultiViewTestMeter
+from common.engine.multiview import IncompleteTestError, MultiViewTestMeter
 from common.data.samplers import SlowFastClipSampler, TSNSegmentSampler
 from common.data.transforms import (Compose, RandomCrop, RandomHorizontalFlip, ShortSideResize, TestCrop,
                                     label_swap_map_from_names)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from common.data.multiview import MultiViewTestMeter
+from common.engine.multiview import MultiViewTestMeter
 from common.engine.evaluate import multiview_test, topk_correct, validate
 from common.data.loader import ShardedSampler
 from common.engine.model_info import count_flops, count_parameters, describe_model

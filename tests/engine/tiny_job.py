@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, when run as a script
 
-from common.data.multiview import MultiViewTestMeter  # noqa: E402
+from common.engine.multiview import MultiViewTestMeter  # noqa: E402
 from common.data.loader import ShardedSampler  # noqa: E402
 from common.distributed import cleanup, init_distributed, seed_everything  # noqa: E402
 from common.engine.batch import ClipPreprocessor  # noqa: E402

@@ -14,7 +14,7 @@ import pytest
 from common.data.annotations import VideoRecord, read_rawframe_list, read_slowfast_csv
 from common.data.datasets import video_ids
 from common.data.frame_folder import FrameFolderReader
-from common.data.multiview import MultiViewTestMeter
+from common.engine.multiview import MultiViewTestMeter
 from common.data.synthetic import write_h264
 from common.data.video_reader import VideoReader
 from common.tools import average_scores, build_lists, check_videos, extract_frames, reencode

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.data.multiview import IncompleteTestError, MultiViewTestMeter
+from common.engine.multiview import IncompleteTestError, MultiViewTestMeter
 
 
 def filled_meter(**kwargs) -> MultiViewTestMeter:

@@ -1,6 +1,6 @@
 """Multi-view test aggregation: per-view scores -> per-video scores -> accuracy, confusion matrix, saved scores.
 
-A test dataset expands each video into ``num_views = num_clips * num_crops`` items (see ``datasets.py``); the model
+A test dataset expands each video into ``num_views = num_clips * num_crops`` items (see ``common.data.datasets``); the model
 scores every item; :class:`MultiViewTestMeter` files each score under ``(video_index, view_index)``, so the order in
 which views arrive (workers, DDP ranks, batch boundaries) does not matter and a view seen twice (a padded DDP
 sampler) is stored once. Aggregation is what each paper did:
