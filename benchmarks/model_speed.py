@@ -25,9 +25,9 @@ from tqdm import tqdm
 from benchmarks.environment import (format_table, peak_tflops, resolve_device, results_dir, torch_cpu_settings,
                                     write_json, write_markdown)
 from benchmarks.registry import VariantSpec, classification_loss, example_clip, iter_variants
-from common.engine.model_info import count_flops
 from common.engine.batch import convert_memory_format
-from common.engine.trainer import AMP_DTYPES
+from common.engine.metrics import AMP_DTYPES
+from common.engine.model_info import count_flops
 
 COLUMNS = ("project", "variant", "impl", "input", "batch", "device", "amp", "channels_last", "compile",
            "train_clips/s", "infer_clips/s", "train_peak_MiB", "infer_peak_MiB", "gflops", "train_mfu", "infer_mfu",

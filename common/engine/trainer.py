@@ -38,15 +38,15 @@ from common.engine.bad_samples import BadSampleLedger
 from common.engine.batch import ClipPreprocessor, Preprocess, convert_memory_format, move_to_device
 from common.engine.checkpoint import CheckpointManager, capture_rng_state, restore_rng_state
 from common.engine.cli import config_to_dict, refuse_unusable_flags, save_resolved_config
-from common.engine.evaluate import MetricSums, autocast_context, topk_correct, validate
+from common.engine.evaluate import validate
 from common.data.loader import batches_per_epoch, set_loader_epoch
 from common.engine.logging import RunLogger
+from common.engine.metrics import AMP_DTYPES, MetricSums, autocast_context, topk_correct
 from common.engine.param_groups import freeze_partial_bn
 from common.engine.precise_bn import clip_inputs, update_bn_stats
 from common.engine.schedules import LRSchedule
 from common.engine.signals import StopSignals, exit_status
 
-AMP_DTYPES = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class NonFiniteLossError(RuntimeError):

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from common.engine.multiview import MultiViewTestMeter
-from common.engine.evaluate import multiview_test, topk_correct, validate
+from common.engine.evaluate import multiview_test, validate
+from common.engine.metrics import topk_correct
 from common.data.loader import ShardedSampler
 from common.engine.model_info import count_flops, count_parameters, describe_model
 
