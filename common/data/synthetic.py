@@ -26,14 +26,14 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
 
 from common.data import annotations as ann
+from common.data.video_writer import write_h264
 
 __all__ = ["SyntheticDataset", "SyntheticVideo", "Motion", "class_motions", "make_synthetic_dataset", "render_clip",
-           "write_h264", "ANNOTATION_FORMATS", "MAX_CLASSES"]
+           "ANNOTATION_FORMATS", "MAX_CLASSES"]
 
 ANNOTATION_FORMATS = ("slowfast_csv", "rawframes", "ssv2", "sthv1", "jester", "epic")
 # (legs, name when the first leg goes right, name when it goes left); the order defines which classes a small K uses.
@@ -211,24 +211,6 @@ def render_clip(rng: np.random.Generator, motion: Motion, noun: int, num_frames:
         frame += rng.normal(0, noise_sigma, size=frame.shape)
         clip[t] = np.clip(frame, 0, 255).astype(np.uint8)
     return clip
-
-
-def write_h264(path: str | os.PathLike, clip: np.ndarray, fps: int, gop: int, crf: int = 18,
-               faststart: bool = False) -> None:
-    """Encode ``clip`` (uint8 ``[T, H, W, 3]``, even H and W) as H.264 with a keyframe every ``gop`` frames.
-
-    The container follows the file suffix (.mp4, .mkv, ...); ``faststart`` puts the mp4 index before the data.
-    """
-    options = {"movflags": "faststart"} if faststart else {}
-    with av.open(str(path), "w", options=options) as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width = clip.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1",
-                          "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
-        for array in clip:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")))
-        container.mux(stream.encode(None))
 
 
 def make_synthetic_dataset(root: str | os.PathLike, *, num_classes: int = 4, videos_per_class: int = 8,

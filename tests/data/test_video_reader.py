@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from common.data import frame_index
-from common.data.synthetic import write_h264
+from common.data.video_writer import write_h264
 from common.data.video_reader import VideoDecodeError, VideoReader
 
 pytestmark = pytest.mark.usefixtures("no_hang")

@@ -9,7 +9,7 @@ import pytest
 
 from common.data.annotations import AnnotationError, read_rawframe_list, read_slowfast_csv, read_sthv1
 from common.data.frame_folder import FrameFolderReader
-from common.data.synthetic import write_h264
+from common.data.video_writer import write_h264
 from common.tools import build_lists, check_videos
 
 

@@ -15,7 +15,7 @@ from common.data.annotations import VideoRecord, read_rawframe_list, read_slowfa
 from common.data.datasets import video_ids
 from common.data.frame_folder import FrameFolderReader
 from common.engine.multiview import MultiViewTestMeter
-from common.data.synthetic import write_h264
+from common.data.video_writer import write_h264
 from common.data.video_reader import VideoReader
 from common.tools import average_scores, build_lists, check_videos, extract_frames, reencode
 
