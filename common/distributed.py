@@ -128,15 +128,6 @@ def gather_to_main(obj: Any) -> list[Any] | None:
     return gathered
 
 
-def broadcast_object(obj: Any, src: int = 0) -> Any:
-    """Rank ``src``'s ``obj`` on every rank."""
-    if not is_distributed():
-        return obj
-    holder = [obj]
-    dist.broadcast_object_list(holder, src=src)
-    return holder[0]
-
-
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """Sum of ``tensor`` over ranks (in place and returned); identity without a process group."""
     if is_distributed():

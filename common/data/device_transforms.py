@@ -2,9 +2,7 @@
 
 Batches are laid out as the model wants them, ``[B, 3, T, H, W]``. :class:`Normalize` turns uint8 into float;
 :class:`MixupCutmix` (timm ``Mixup`` semantics, batch mode) mixes clips and returns soft targets for
-:func:`soft_target_cross_entropy`; :class:`RandomErasing` (timm semantics) erases one box per clip, the same box in
-every frame. Random parameters come from an optional CPU ``torch.Generator``; noise for erasing is drawn on the
-batch's device from a generator seeded by it.
+:func:`soft_target_cross_entropy`. Random parameters come from an optional CPU ``torch.Generator``.
 """
 from __future__ import annotations
 
@@ -18,7 +16,7 @@ import torch.nn.functional as torch_f
 from common.data.reprs import InitRepr
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "HALF_MEAN", "HALF_STD", "SLOWFAST_MEAN", "SLOWFAST_STD",
-           "Normalize", "MixupCutmix", "RandomErasing", "soft_target_cross_entropy"]
+           "Normalize", "MixupCutmix", "soft_target_cross_entropy"]
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # TSM, MAS-Net, ST-ABN
 HALF_MEAN, HALF_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)  # Motionformer: pixels in [-1, 1]
@@ -113,53 +111,3 @@ class MixupCutmix(InitRepr):
             else:
                 clips = clips * lam + clips.flip(0) * (1.0 - lam)
         return clips, self.soft_targets(labels, lam)
-
-
-class RandomErasing(InitRepr):
-    """timm ``RandomErasing`` for clips: with probability ``probability`` one box per clip (area ``U(min_area,
-    max_area)`` of a frame, aspect log-uniform in ``[min_aspect, 1 / min_aspect]``, 10 tries) is replaced in every
-    frame by zeros (``const``), one normal value per channel (``rand``) or per-pixel normal noise (``pixel``)."""
-
-    def __init__(self, probability: float = 0.25, mode: Literal["const", "rand", "pixel"] = "pixel",
-                 min_area: float = 0.02, max_area: float = 1 / 3, min_aspect: float = 0.3) -> None:
-        if mode not in ("const", "rand", "pixel"):
-            raise ValueError(f"mode must be 'const', 'rand' or 'pixel', got {mode!r}")
-        self.probability, self.mode = probability, mode
-        self.min_area, self.max_area = min_area, max_area
-        self.min_aspect = min_aspect
-        self.log_aspect = (math.log(min_aspect), math.log(1.0 / min_aspect))
-
-    def box(self, height: int, width: int, rng: np.random.Generator) -> tuple[int, int, int, int] | None:
-        """``(top, left, box_h, box_w)``, or None when no try fits."""
-        for _ in range(10):
-            area = rng.uniform(self.min_area, self.max_area) * height * width
-            aspect = math.exp(rng.uniform(*self.log_aspect))
-            box_h, box_w = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
-            if box_w < width and box_h < height:
-                return int(rng.integers(0, height - box_h + 1)), int(rng.integers(0, width - box_w + 1)), box_h, box_w
-        return None
-
-    def __call__(self, clips: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        if not clips.is_floating_point() or clips.ndim != 5:
-            raise TypeError("RandomErasing works on normalised float clips [B, 3, T, H, W]")
-        rng = _numpy_rng(generator)
-        noise = torch.Generator(device=clips.device)
-        noise.manual_seed(int(rng.integers(0, 2 ** 62)))
-        clips = clips.clone()
-        channels, frames, height, width = clips.shape[1:]
-        for index in range(clips.shape[0]):
-            if rng.random() >= self.probability:
-                continue
-            box = self.box(height, width, rng)
-            if box is None:
-                continue
-            top, left, box_h, box_w = box
-            if self.mode == "pixel":
-                fill = torch.randn(channels, frames, box_h, box_w, generator=noise, device=clips.device,
-                                   dtype=clips.dtype)
-            elif self.mode == "rand":
-                fill = torch.randn(channels, 1, 1, 1, generator=noise, device=clips.device, dtype=clips.dtype)
-            else:
-                fill = torch.zeros((), device=clips.device, dtype=clips.dtype)
-            clips[index, :, :, top:top + box_h, left:left + box_w] = fill
-        return clips

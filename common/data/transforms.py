@@ -9,7 +9,7 @@ Resizing happens on uint8 frames (workers return uint8 clips). PySlowFast resize
 antialiasing (``antialias=False`` here); TSM resizes PIL images, whose bilinear filter antialiases when shrinking
 (``antialias=True``); the difference to the float pipeline is the uint8 rounding (at most one grey level).
 
-Device-side batch transforms (``Normalize``, ``MixupCutmix``, ``RandomErasing``, ``soft_target_cross_entropy``)
+Device-side batch transforms (``Normalize``, ``MixupCutmix``, ``soft_target_cross_entropy``)
 live in ``common.data.device_transforms`` and RandAugment in ``common.data.randaugment``; both are re-exported here.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 import torchvision.transforms.v2.functional as F
 
 from common.data.device_transforms import (IMAGENET_MEAN, IMAGENET_STD, HALF_MEAN, HALF_STD, SLOWFAST_MEAN,
-                                           SLOWFAST_STD, MixupCutmix, Normalize, RandomErasing,
+                                           SLOWFAST_STD, MixupCutmix, Normalize,
                                            soft_target_cross_entropy)
 from common.data.randaugment import RandAugment
 from common.data.reprs import InitRepr
@@ -30,7 +30,7 @@ from common.data.reprs import InitRepr
 __all__ = [
     "Compose", "ShortSideResize", "ShortSideScaleJitter", "RandomCrop", "RandomResizedCrop", "MultiScaleCrop",
     "RandomHorizontalFlip", "label_swap_map_from_names", "TestCrop", "multi_crop_boxes", "ColorJitter",
-    "RandAugment", "Normalize", "MixupCutmix", "RandomErasing", "soft_target_cross_entropy",
+    "RandAugment", "Normalize", "MixupCutmix", "soft_target_cross_entropy",
     "IMAGENET_MEAN", "IMAGENET_STD", "HALF_MEAN", "HALF_STD", "SLOWFAST_MEAN", "SLOWFAST_STD",
 ]
 

@@ -36,8 +36,7 @@ class ClipPreprocessor:
         mean, std: per-channel statistics of pixels scaled to [0, 1] (``common.data.device_transforms`` has the
             papers' constants: ``IMAGENET_*`` for TSM / MAS-Net, ``HALF_*`` for Motionformer, ``SLOWFAST_*``).
         bgr: reverse the channel order first (Motionformer's EPIC-Kitchens models were trained on BGR).
-        train_transforms: ``float clips -> float clips`` applied in training only, in order (e.g. the data
-            pipeline's ``RandomErasing``).
+        train_transforms: ``float clips -> float clips`` applied in training only, in order.
         mixup: ``(float clips, labels) -> (clips, soft targets)`` in training only (e.g. ``MixupCutmix``).
 
     Random draws come from the global torch RNG, which checkpoints capture, so resumed runs repeat them.

@@ -187,25 +187,6 @@ def load_state_dict_verbose(model: nn.Module, state_dict: Mapping[str, torch.Ten
     return missing, unexpected
 
 
-def load_pretrained(model: nn.Module, path: str | os.PathLike | None,
-                    converter: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
-                    strict: bool = True, log: Callable[[str], None] = print) -> tuple[list[str], list[str]]:
-    """Initialise ``model`` from a weights file given by path (nothing is ever downloaded).
-
-    ``converter`` maps a reference implementation's keys to ours (a project's ``convert_reference_state_dict``
-    with the variant bound). Use ``strict=False`` for fine-tuning with another head; missing keys are then logged.
-    """
-    if path is None or not Path(path).is_file():
-        raise CheckpointError(
-            f"pretrained weights {path} not found. This project never downloads: fetch the file named in the "
-            f"project README (e.g. the ImageNet or Kinetics checkpoint) and pass its path.")
-    state = unwrap_state_dict(load_checkpoint(path), path)
-    if converter is not None:
-        state = converter(state)
-    log(f"loading pretrained weights from {path} ({len(state)} tensors)")
-    return load_state_dict_verbose(model, state, strict=strict, log=log, source=path)
-
-
 def _first(keys: list[str], count: int = 5) -> str:
     return ", ".join(keys[:count]) + (f", ... ({len(keys)} in all)" if len(keys) > count else "")
 

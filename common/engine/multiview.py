@@ -29,8 +29,6 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import torch
 
-from common.distributed import gather_to_main
-
 __all__ = ["MultiViewTestMeter", "IncompleteTestError"]
 
 Scores = torch.Tensor | np.ndarray
@@ -127,12 +125,6 @@ class MultiViewTestMeter:
             self.labels[head][known] = state["labels"][head][known]
         self.received |= state["received"]
         self.failures.update(state["failures"])
-
-    def gather(self) -> None:
-        """Merge the meters of all DDP ranks into rank 0's (no-op on one process); other ranks keep their own."""
-        states = gather_to_main(self.state())
-        for state in states or []:
-            self.merge(state)
 
     def missing_views(self) -> list[tuple[int, int]]:
         """``(video_index, view_index)`` pairs that never received a score."""

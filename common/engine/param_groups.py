@@ -125,20 +125,3 @@ def describe_param_groups(groups: list[dict[str, Any]]) -> str:
         lines.append(f"group {group.get('name', '?'):<18} tensors {len(group['params']):>4}  "
                      f"elements {elements:>11,}  lr x{group.get('lr_mult', 1.0):g}  wd {group['weight_decay']:g}")
     return "\n".join(lines)
-
-
-def freeze_partial_bn(model: nn.Module) -> None:
-    """TSN partial BN: every BatchNorm2d but the first goes to eval mode with frozen affine parameters.
-
-    Call after every ``model.train()`` (the trainer does this when ``partial_bn`` is on), as the TSM repo does in
-    its ``train()`` override.
-    """
-    seen = 0
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            seen += 1
-            if seen > 1:
-                module.eval()
-                for param in module.parameters(recurse=False):
-                    param.requires_grad_(False)
-

@@ -42,7 +42,6 @@ from common.engine.evaluate import validate
 from common.data.loader import batches_per_epoch, set_loader_epoch
 from common.engine.logging import RunLogger
 from common.engine.metrics import AMP_DTYPES, MetricSums, autocast_context, topk_correct
-from common.engine.param_groups import freeze_partial_bn
 from common.engine.precise_bn import clip_inputs, update_bn_stats
 from common.engine.schedules import LRSchedule
 from common.engine.signals import StopSignals, exit_status
@@ -82,7 +81,6 @@ class Trainer:
         accuracy_fn: ``(logits, labels) -> {metric: correct count}``; default top-1 / top-5.
         dist_info: from :func:`common.distributed.init_distributed`; default: one CPU/CUDA process.
         logger: a :class:`RunLogger`; default: one for ``config.output_dir``.
-        partial_bn: TSN partial BN (all BatchNorm2d but the first frozen after every ``train()``).
         multigrid: a :class:`common.engine.multigrid_loop.MultigridTraining`: it supplies each epoch's training
             loader (``train_loader`` is then unused), switches BN per phase, and its state goes into checkpoints.
     """
@@ -92,7 +90,7 @@ class Trainer:
                  config: argparse.Namespace, val_loader: torch.utils.data.DataLoader | None = None,
                  preprocess: Preprocess | None = None,
                  accuracy_fn: Callable[[Any, Any], dict[str, torch.Tensor]] = topk_correct,
-                 dist_info: DistInfo | None = None, logger: RunLogger | None = None, partial_bn: bool = False,
+                 dist_info: DistInfo | None = None, logger: RunLogger | None = None,
                  multigrid: Any = None) -> None:
         device = torch.device("cuda" if torch.cuda.is_available() and config.device != "cpu" else "cpu")
         self.info = dist_info or DistInfo(0, 1, 0, device, None)
@@ -102,7 +100,6 @@ class Trainer:
         self.train_loader, self.val_loader = train_loader, val_loader
         self.preprocess = preprocess or ClipPreprocessor(IMAGENET_MEAN, IMAGENET_STD)
         self.accuracy_fn = accuracy_fn
-        self.partial_bn = partial_bn
         self.multigrid = multigrid
         self.output_dir = Path(config.output_dir)
         self.logger = logger or RunLogger(self.output_dir, is_main=self.info.is_main)
@@ -285,8 +282,6 @@ class Trainer:
             restore_rng_state(self._pending_rng)
             self._pending_rng = None
         self.model.train()
-        if self.partial_bn:
-            freeze_partial_bn(self.model)
         window = _Window(self.device)
         self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
         progress = self._progress

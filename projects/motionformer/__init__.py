@@ -9,7 +9,6 @@ from __future__ import annotations
 from projects.motionformer.model import (
     UNUSED_REFERENCE_PARAMS,
     VARIANTS,
-    analytic_gflops,
     build_model,
     convert_reference_state_dict,
     load_imagenet_vit,
@@ -17,7 +16,7 @@ from projects.motionformer.model import (
 )
 
 __all__ = ["VARIANTS", "SMOKE_ARGS", "UNUSED_REFERENCE_PARAMS", "build_model", "convert_reference_state_dict",
-           "load_imagenet_vit", "load_reference_checkpoint", "analytic_gflops"]
+           "load_imagenet_vit", "load_reference_checkpoint"]
 
 # CI smoke run (ci/SMOKE_CONTRACT.md): tiny model on the synthetic dataset's PySlowFast csv and mp4s.
 SMOKE_ARGS: dict[str, list[str]] = {

@@ -41,7 +41,7 @@ from common.variants import HALF_MEAN, HALF_STD, Variant, lookup, variant_table
 
 __all__ = [
     "Motionformer", "TrajectoryAttention", "JointAttention", "DividedAttention", "VARIANTS", "build_model",
-    "convert_reference_state_dict", "load_imagenet_vit", "load_reference_checkpoint", "analytic_gflops",
+    "convert_reference_state_dict", "load_imagenet_vit", "load_reference_checkpoint",
 ]
 
 ATTN_BACKENDS = ("sdpa", "math", "triton")
@@ -421,14 +421,6 @@ class Motionformer(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def set_attn_backend(self, backend: str) -> None:
-        """Switch every attention module between ``sdpa``, ``math`` and ``triton`` (weights unchanged)."""
-        if backend not in ATTN_BACKENDS:
-            raise ValueError(f"attn_backend must be one of {ATTN_BACKENDS}, got {backend!r}")
-        for module in self.modules():
-            if isinstance(module, (JointAttention, DividedAttention, TrajectoryAttention)):
-                module.backend = backend
-
     def seed_landmarks(self, seed: int | None) -> None:
         """Make the Orthoformer's random first landmark reproducible (None: global RNG, like the reference)."""
         for module in self.modules():
@@ -636,45 +628,6 @@ def load_imagenet_vit(model: Motionformer, path: str | Path) -> list[str]:
     if not any(key.startswith("blocks.") for key in copied):
         raise ValueError(f"{path}: no transformer block weights matched this model (width/depth differ?)")
     return sorted(set(target) - copied)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# FLOPs (fvcore convention: one multiply-add = one FLOP; softmax, GELU, adds and scalings are not counted)
-# ----------------------------------------------------------------------------------------------------------------
-def analytic_gflops(model: Motionformer, num_frames: int | None = None, img_size: int | None = None,
-                    reference: bool = False) -> float:
-    """GFLOPs of one clip, matching fvcore's count of this model's forward.
-
-    ``reference=True`` counts what the reference computes instead: the dead value half of ``proj_kv`` on the
-    original trajectory path and the final LayerNorm on every token.
-    """
-    frames = (num_frames or model.num_frames) // model.tubelet_size
-    patches = ((img_size or model.img_size) // model.patch_size) ** 2
-    dim, depth, hidden = model.embed_dim, model.depth, int(model.embed_dim * model.mlp_ratio)
-    n = frames * patches
-    tokens = n + 1
-    layer_norm = 5 * tokens * dim  # fvcore: 5 per element for an affine LayerNorm
-    per_block = 2 * tokens * dim * hidden + 2 * layer_norm  # MLP and two norms
-    if model.attention == "joint":
-        per_block += 4 * tokens * dim * dim + 2 * tokens * tokens * dim
-    elif model.attention == "divided":
-        per_block += 2 * 4 * tokens * dim * dim + layer_norm  # two qkv + proj pairs, temporal norm
-        per_block += 2 * 2 * tokens * dim  # the CLS rows of both halves
-        per_block += 2 * n * (frames + 1) * dim + 2 * n * (patches + 1) * dim  # grouped attention incl. CLS key
-    else:
-        per_block += 4 * tokens * dim * dim + n * dim * dim  # qkv, proj, proj_q
-        value_projection = not model.original_traj_attn or reference
-        per_block += n * frames * dim * (2 * dim if value_projection else dim)  # proj_kv on trajectory tokens
-        per_block += 2 * tokens * dim + 2 * n * frames * dim  # CLS row, stage 2
-        if model.approx == "orthoformer":
-            landmarks = model.num_landmarks
-            per_block += 3 * n * landmarks * dim + n * landmarks * frames * dim + (landmarks - 1) * n * dim
-        else:
-            per_block += 2 * n * n * dim  # stage 1
-    tubelet = n * dim * 3 * model.tubelet_size * model.patch_size**2
-    classes = sum(model.num_classes) if isinstance(model.num_classes, (tuple, list)) else model.num_classes
-    head = 5 * (tokens if reference else 1) * dim + dim * dim + dim * classes
-    return (depth * per_block + tubelet + head) / 1e9
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch.nn.functional as torch_f
 
 from common.data.transforms import (HALF_MEAN, HALF_STD, IMAGENET_MEAN, IMAGENET_STD, ColorJitter, Compose,
                                     MixupCutmix, MultiScaleCrop, Normalize, RandAugment, RandomCrop,
-                                    RandomErasing, RandomHorizontalFlip, RandomResizedCrop, ShortSideResize,
+                                    RandomHorizontalFlip, RandomResizedCrop, ShortSideResize,
                                     ShortSideScaleJitter, TestCrop, horizontal_flip, label_swap_map_from_names,
                                     multi_crop_boxes, name_words, soft_target_cross_entropy)
 
@@ -211,13 +211,3 @@ def test_soft_target_cross_entropy_matches_label_smoothing() -> None:
     targets = MixupCutmix(0.0, 0.0, 0.1, 5)(torch.zeros(6, 3, 1, 2, 2), labels, gen())[1]
     torch.testing.assert_close(soft_target_cross_entropy(logits, targets),
                                torch_f.cross_entropy(logits, labels, label_smoothing=0.1))
-
-
-def test_random_erasing_same_box_in_every_frame() -> None:
-    clips = torch.ones(3, 3, 4, 16, 16)
-    erased = RandomErasing(probability=1.0, mode="const")(clips, gen(2))
-    for b in range(3):
-        zero = erased[b, 0] == 0
-        assert zero[0].any() and all(torch.equal(zero[0], zero[t]) for t in range(4))
-    assert torch.equal(RandomErasing(1.0, "pixel")(clips, gen(5)), RandomErasing(1.0, "pixel")(clips, gen(5)))
-    assert torch.equal(RandomErasing(probability=0.0)(clips, gen()), clips)

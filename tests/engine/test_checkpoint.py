@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from common.engine.checkpoint import (CheckpointError, CheckpointManager, atomic_save, capture_rng_state,
-                                      load_checkpoint, load_pretrained, load_state_dict_verbose, restore_rng_state,
+                                      load_checkpoint, load_state_dict_verbose, restore_rng_state,
                                       unwrap_state_dict)
 
 
@@ -99,16 +99,6 @@ def test_load_state_dict_verbose_reports_keys_by_name(tmp_path):
     missing, unexpected = load_state_dict_verbose(model, state, strict=False, log=logged.append)
     assert missing == ["1.weight"] and unexpected == ["extra.weight"] and len(logged) == 3
 
-    path = tmp_path / "pretrained.pth"
-    source = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
-    torch.save({"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}, path)
-    load_pretrained(model, path, log=logged.append)
-    assert torch.equal(model[0].weight, source[0].weight)
-    renamed = nn.Sequential(nn.Linear(2, 3))
-    load_pretrained(renamed, path, converter=lambda sd: {k: v for k, v in sd.items() if k.startswith("0.")})
-    assert torch.equal(renamed[0].bias, source[0].bias)
-    with pytest.raises(CheckpointError, match="never downloads"):
-        load_pretrained(model, tmp_path / "absent.pth")
 
 
 def test_rng_state_round_trip_through_a_weights_only_file(tmp_path):

@@ -8,8 +8,46 @@ import torch.nn.functional as F
 from common.engine.model_info import count_flops
 from common.variants import UnknownVariantError
 from projects.motionformer import VARIANTS, UNUSED_REFERENCE_PARAMS
-from projects.motionformer.model import (analytic_gflops, build_model, convert_reference_state_dict,
-                                         load_imagenet_vit, load_reference_checkpoint)
+from projects.motionformer.model import (Motionformer, build_model, convert_reference_state_dict, load_imagenet_vit,
+                                         load_reference_checkpoint)
+
+
+# FLOPs (fvcore convention: one multiply-add = one FLOP; softmax, GELU, adds and scalings are not counted). The
+# closed form checks fvcore at reduced size and gives the reference's counts at sizes too slow to trace on a CPU.
+def analytic_gflops(model: Motionformer, num_frames: int | None = None, img_size: int | None = None,
+                    reference: bool = False) -> float:
+    """GFLOPs of one clip, matching fvcore's count of this model's forward.
+
+    ``reference=True`` counts what the reference computes instead: the dead value half of ``proj_kv`` on the
+    original trajectory path and the final LayerNorm on every token.
+    """
+    frames = (num_frames or model.num_frames) // model.tubelet_size
+    patches = ((img_size or model.img_size) // model.patch_size) ** 2
+    dim, depth, hidden = model.embed_dim, model.depth, int(model.embed_dim * model.mlp_ratio)
+    n = frames * patches
+    tokens = n + 1
+    layer_norm = 5 * tokens * dim  # fvcore: 5 per element for an affine LayerNorm
+    per_block = 2 * tokens * dim * hidden + 2 * layer_norm  # MLP and two norms
+    if model.attention == "joint":
+        per_block += 4 * tokens * dim * dim + 2 * tokens * tokens * dim
+    elif model.attention == "divided":
+        per_block += 2 * 4 * tokens * dim * dim + layer_norm  # two qkv + proj pairs, temporal norm
+        per_block += 2 * 2 * tokens * dim  # the CLS rows of both halves
+        per_block += 2 * n * (frames + 1) * dim + 2 * n * (patches + 1) * dim  # grouped attention incl. CLS key
+    else:
+        per_block += 4 * tokens * dim * dim + n * dim * dim  # qkv, proj, proj_q
+        value_projection = not model.original_traj_attn or reference
+        per_block += n * frames * dim * (2 * dim if value_projection else dim)  # proj_kv on trajectory tokens
+        per_block += 2 * tokens * dim + 2 * n * frames * dim  # CLS row, stage 2
+        if model.approx == "orthoformer":
+            landmarks = model.num_landmarks
+            per_block += 3 * n * landmarks * dim + n * landmarks * frames * dim + (landmarks - 1) * n * dim
+        else:
+            per_block += 2 * n * n * dim  # stage 1
+    tubelet = n * dim * 3 * model.tubelet_size * model.patch_size**2
+    classes = sum(model.num_classes) if isinstance(model.num_classes, (tuple, list)) else model.num_classes
+    head = 5 * (tokens if reference else 1) * dim + dim * dim + dim * classes
+    return (depth * per_block + tubelet + head) / 1e9
 
 
 def _meta_model(variant: str, **overrides):
