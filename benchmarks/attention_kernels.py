@@ -14,7 +14,7 @@ Two scopes, each in forward-only (``fwd``, no autograd) and training (``fwd+bwd`
 Columns: ``ms`` median step time; ``peak_MiB`` memory above the inputs and weights during one step (CUDA: peak
 allocated; CPU: peak RSS growth of the process, coarse); ``saved_MiB`` tensors autograd keeps for backward (exact,
 device independent: the activation memory a model pays per layer); ``x_faster`` / ``x_less_saved`` relative to the
-baseline of the scope (``stage1``: the ``reference`` backend; ``layer``: the original layer when given, else ours
+baseline of the scope (``stage1``: the ``math`` backend; ``layer``: the original layer when given, else ours
 with the explicit math); ``max_diff``: max-abs output difference from that baseline.
 """
 from __future__ import annotations
@@ -35,12 +35,11 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.environment import format_table, resolve_device, results_dir, write_json, write_markdown
-from common.kernels.trajectory_attention import trajectory_attention
+from common.kernels.trajectory_attention import BACKENDS, trajectory_attention
 
 # name -> (frames of tokens F, patches per frame P, heads, head dim)
 SIZES = {"16x224": (8, 196, 12, 64), "32x224": (16, 196, 12, 64), "tiny": (2, 9, 2, 8)}
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-MODEL_BACKENDS = {"reference": "math", "sdpa": "sdpa", "triton": "triton"}  # stage-1 backend -> layer backend
 COLUMNS = ("size", "scope", "impl", "mode", "dtype", "batch", "ms", "peak_MiB", "saved_MiB", "x_faster",
            "x_less_saved", "max_diff", "error")
 
@@ -148,7 +147,7 @@ def make_cases(size: str, batch: int, dtype: torch.dtype, device: torch.device, 
     dim = heads * head_dim
     x = torch.randn(batch, 1 + tokens, dim, generator=generator).to(device, dtype).requires_grad_()
     torch.manual_seed(0)
-    layers = {f"ours/{MODEL_BACKENDS[b]}": TrajectoryAttention(dim, heads, qkv_bias=True, backend=MODEL_BACKENDS[b])
+    layers = {f"ours/{b}": TrajectoryAttention(dim, heads, qkv_bias=True, backend=b)
               for b in backends}
     weights = next(iter(layers.values())).state_dict()
     if reference_class is not None:
@@ -193,7 +192,7 @@ def benchmark_case(run: Callable[[bool], torch.Tensor], parameters: set[int], mo
 def add_ratios(rows: list[dict[str, Any]]) -> None:
     """Speed, saved-memory ratio and output difference of every row against its scope's baseline row."""
     for row in rows:
-        baseline_impl = "reference" if row["scope"] == "stage1" else (
+        baseline_impl = "math" if row["scope"] == "stage1" else (
             "original" if any(r["impl"] == "original" for r in rows) else "ours/math")
         key = ("size", "scope", "mode", "dtype", "batch")
         baseline = next((r for r in rows if r["impl"] == baseline_impl and all(r[k] == row[k] for k in key)
@@ -238,8 +237,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     parser.add_argument("--sizes", nargs="+", default=["16x224", "32x224"], choices=sorted(SIZES))
     parser.add_argument("--dtypes", nargs="+", default=["fp32"], choices=sorted(DTYPES))
-    parser.add_argument("--backends", nargs="+", default=["reference", "sdpa", "triton"],
-                        choices=["reference", "sdpa", "triton"], help="triton is skipped without CUDA")
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS,
+                        help="triton is skipped without CUDA")
     parser.add_argument("--modes", nargs="+", default=["fwd", "fwd+bwd"], choices=["fwd", "fwd+bwd"])
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=2)

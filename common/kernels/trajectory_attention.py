@@ -18,7 +18,7 @@ The result ``y`` (``[B, heads, n, F, d]``) holds one "trajectory token" per (que
 implementation computes the full ``n x n`` logits and reshapes them to ``(n, F, P)``; that tensor (and its softmax,
 dropout mask and dropout output, all kept for backward) is what makes the layer run out of memory. Backends:
 
-* ``reference``: that explicit math, kept for tests and as the ground truth.
+* ``math``: that explicit math (the reference implementation's), kept for tests and as the ground truth.
 * ``sdpa``: the same thing as F independent spatial attentions (all queries against the keys of one frame), run as
   one batched ``scaled_dot_product_attention`` call, so the fused flash / memory-efficient kernels are used (flash
   on CPU too); only the output and a log-sum-exp per (query, frame) are kept for backward.
@@ -33,9 +33,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["BACKENDS", "trajectory_attention", "trajectory_attention_reference", "trajectory_attention_sdpa"]
+__all__ = ["BACKENDS", "trajectory_attention", "trajectory_attention_math", "trajectory_attention_sdpa"]
 
-BACKENDS = ("reference", "sdpa", "triton")
+BACKENDS = ("math", "sdpa", "triton")  # the one attention-backend vocabulary (kernels, models, flags)
 
 
 def _check_inputs(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_frames: int) -> int:
@@ -56,7 +56,7 @@ def _check_inputs(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_frames:
     return num_tokens // num_frames
 
 
-def trajectory_attention_reference(
+def trajectory_attention_math(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
@@ -108,7 +108,7 @@ def _triton_backend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_frame
 
 
 _BACKEND_FUNCTIONS = {
-    "reference": trajectory_attention_reference,
+    "math": trajectory_attention_math,
     "sdpa": trajectory_attention_sdpa,
     "triton": _triton_backend,
 }
@@ -128,7 +128,7 @@ def trajectory_attention(
     Args:
         q, k, v: ``[B, heads, n, d]`` with ``n = num_frames * patches_per_frame``.
         num_frames: F, the number of token frames.
-        backend: ``"reference"``, ``"sdpa"`` or ``"triton"`` (see the module docstring).
+        backend: ``"math"``, ``"sdpa"`` or ``"triton"`` (see the module docstring).
         dropout_p: attention dropout on the per-frame softmax; pass 0 in eval mode (callers own ``training``).
         scale: logit scale, ``head_dim ** -0.5`` when None.
     """

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.engine.checkpoint import load_checkpoint, unwrap_state_dict
-from common.kernels.trajectory_attention import trajectory_attention
+from common.kernels.trajectory_attention import BACKENDS, trajectory_attention
 from common.variants import HALF_MEAN, HALF_STD, Variant, lookup, variant_table
 
 __all__ = [
@@ -44,9 +44,10 @@ __all__ = [
     "convert_reference_state_dict", "load_imagenet_vit", "load_reference_checkpoint",
 ]
 
-ATTN_BACKENDS = ("sdpa", "math", "triton")
-# Stage-1 backend of common.kernels.trajectory_attention used by each model-level attention backend.
-_TRAJECTORY_BACKEND = {"sdpa": "sdpa", "math": "reference", "triton": "triton"}
+# One vocabulary for the model, the kernels and ``--attn-backend``: ``math`` (explicit softmax, the reference's
+# computation), ``sdpa`` (fused kernels of ``scaled_dot_product_attention``) and ``triton`` (the fused stage-1
+# kernel of trajectory attention; joint / divided attention and the CLS rows use SDPA then).
+ATTN_BACKENDS = BACKENDS
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, backend: str, drop
 
 
 def attention_weights(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) for the attention-map method (never used in the forward)."""
+    """softmax(q k^T / sqrt(d)) for the ``attention_maps`` methods (never used in the forward)."""
     return (q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5).softmax(dim=-1)
 
 
@@ -180,12 +181,15 @@ class JointAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor, num_frames: int, maps: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
         q, k, v = split_qkv(self.qkv(x), self.num_heads)  # each [B, h, N, d]
-        if maps is not None:
-            maps["joint"] = attention_weights(q, k)  # [B, h, N, N]
         out = attend(q, k, v, self.backend, self.attn_drop if self.training else 0.0)  # [B, h, N, d]
         return self.proj_drop(self.proj(merge_heads(out)))
+
+    def attention_maps(self, x: torch.Tensor, num_frames: int) -> dict[str, torch.Tensor]:
+        """``joint``: the attention probabilities ``[B, h, N, N]``."""
+        q, k, _ = split_qkv(self.qkv(x), self.num_heads)  # each [B, h, N, d]
+        return {"joint": attention_weights(q, k)}
 
 
 class DividedAttention(nn.Module):
@@ -212,19 +216,23 @@ class DividedAttention(nn.Module):
         t = t.view(batch, heads, num_frames, tokens // num_frames, head_dim)  # [B, h, F, P, d]
         return t.transpose(2, 3) if self.axis == "time" else t  # [B, h, P, F, d] or [B, h, F, P, d]
 
-    def forward(self, x: torch.Tensor, num_frames: int, maps: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        batch, _, dim = x.shape
+    def _groups(self, x: torch.Tensor, num_frames: int) -> tuple[torch.Tensor, ...]:
+        """q, k, v of all tokens ``[B, h, N, d]`` and the grouped patch queries ``[B, h, G, M, d]``, keys and values
+        ``[B, h, G, M+1, d]`` (the CLS key / value first in every group)."""
         q, k, v = split_qkv(self.qkv(x), self.num_heads)  # each [B, h, N, d]
-        cls_out = attend(q[:, :, :1], k, v, self.backend)  # [B, h, 1, d]
         q_groups = self._group(q[:, :, 1:], num_frames)  # [B, h, G, M, d]
-        groups, members = q_groups.shape[2:4]
+        groups = q_groups.shape[2]
         cls_k = k[:, :, None, :1].expand(-1, -1, groups, -1, -1)  # [B, h, G, 1, d]
         cls_v = v[:, :, None, :1].expand(-1, -1, groups, -1, -1)  # [B, h, G, 1, d]
         k_groups = torch.cat([cls_k, self._group(k[:, :, 1:], num_frames)], dim=3)  # [B, h, G, M+1, d]
         v_groups = torch.cat([cls_v, self._group(v[:, :, 1:], num_frames)], dim=3)  # [B, h, G, M+1, d]
-        if maps is not None:
-            maps[f"{self.axis}_cls"] = attention_weights(q[:, :, :1], k)[:, :, 0]  # [B, h, N]
-            maps[f"{self.axis}_groups"] = attention_weights(q_groups, k_groups)  # [B, h, G, M, M+1]
+        return q, k, v, q_groups, k_groups, v_groups
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        batch = x.shape[0]
+        q, k, v, q_groups, k_groups, v_groups = self._groups(x, num_frames)
+        cls_out = attend(q[:, :, :1], k, v, self.backend)  # [B, h, 1, d]
+        groups, members = q_groups.shape[2:4]
         shape_4d = (batch, self.num_heads * groups, -1, q.shape[-1])  # SDPA's fused kernels want 4-D inputs
         out = attend(q_groups.reshape(shape_4d), k_groups.reshape(shape_4d), v_groups.reshape(shape_4d),
                      self.backend)  # [B, h*G, M, d]
@@ -234,13 +242,27 @@ class DividedAttention(nn.Module):
         out = torch.cat([cls_out, out.reshape(batch, self.num_heads, groups * members, -1)], dim=2)  # [B, h, N, d]
         return self.proj_drop(self.proj(merge_heads(out)))
 
+    def attention_maps(self, x: torch.Tensor, num_frames: int) -> dict[str, torch.Tensor]:
+        """``<axis>_cls``: the CLS row ``[B, h, N]``; ``<axis>_groups``: ``[B, h, G, M, M+1]`` (CLS key first)."""
+        q, k, _, q_groups, k_groups, _ = self._groups(x, num_frames)
+        return {f"{self.axis}_cls": attention_weights(q[:, :, :1], k)[:, :, 0],  # [B, h, N]
+                f"{self.axis}_groups": attention_weights(q_groups, k_groups)}  # [B, h, G, M, M+1]
+
 
 class TrajectoryAttention(nn.Module):
-    """Trajectory attention (Sec. 3 of the paper) for CLS + frame-major patch tokens.
+    """Trajectory attention (Sec. 3.2 of the paper) for CLS + frame-major patch tokens.
 
-    ``original=True`` reproduces the reference default that the released weights were trained with: stage-2 values
-    are the un-projected trajectory tokens. ``original=False`` is the paper's formulation (values through the second
-    half of ``proj_kv``). ``approx="orthoformer"`` replaces stage 1 by the Orthoformer approximation.
+    With patch query ``st`` (position s, frame t) and the keys and values of frame t' (positions s'), the names below
+    follow the paper's equations:
+
+    * stage 1, the trajectory: ``y~_stt' = sum_s' softmax_s'(<q_st, k_s't'>) v_s't'``, one token per frame t';
+    * stage 2, attention along it: ``q~_st = y~_stt W_q~``, ``k~_stt' = y~_stt' W_k~``, ``v~_stt' = y~_stt' W_v~``,
+      ``y_st = sum_t' softmax_t'(<q~_st, k~_stt'>) v~_stt'``.
+
+    ``W_q~`` is ``proj_q``; ``W_k~`` and ``W_v~`` are the two halves of ``proj_kv``. The CLS token takes one full
+    attention row. ``original=True`` reproduces the reference default that the released weights were trained with:
+    ``v~`` are the un-projected trajectory tokens ``y~`` (``W_v~`` unused, and not computed here); ``original=False`` is
+    the paper's formulation. ``approx="orthoformer"`` replaces stage 1 by the Orthoformer approximation.
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, attn_drop: float = 0.0,
@@ -259,43 +281,58 @@ class TrajectoryAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor, num_frames: int, maps: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        batch, _, dim = x.shape
-        heads = self.num_heads
-        q, k, v = split_qkv(self.qkv(x), heads)  # each [B, h, N, d]
-        head_dim = q.shape[-1]
-        cls_out = attend(q[:, :, :1], k, v, self.backend)  # [B, h, 1, d]
-        q_p, k_p, v_p = q[:, :, 1:], k[:, :, 1:], v[:, :, 1:]  # patch tokens, [B, h, n, d]
-        tokens = q_p.shape[2]
-        patches = tokens // num_frames
+    def trajectories(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """Stage 1 on the patch tokens ``[B, h, n, d]``: ``y~_stt'`` with the heads merged, ``[B, n, F, D]``."""
+        batch, heads, tokens, head_dim = q.shape
         if self.approx == "orthoformer":
-            traj = orthoformer_trajectory(q_p, k_p, v_p, num_frames, self.num_landmarks, self.landmark_generator)
+            y_traj = orthoformer_trajectory(q, k, v, num_frames, self.num_landmarks, self.landmark_generator)
         else:
-            traj = trajectory_attention(q_p, k_p, v_p, num_frames, backend=_TRAJECTORY_BACKEND[self.backend],
-                                        dropout_p=self.attn_drop if self.training else 0.0)  # [B, h, n, F, d]
-        traj = traj.permute(0, 2, 3, 1, 4).reshape(batch, tokens, num_frames, dim)  # [B, n, F, D], heads merged
-        # The stage-2 query comes from the trajectory token of the query's own frame.
-        own = traj.view(batch, num_frames, patches, num_frames, dim).diagonal(dim1=1, dim2=3)  # [B, P, D, F]
-        own = own.permute(0, 3, 1, 2).reshape(batch, tokens, dim)  # [B, n, D]
-        q2 = self.proj_q(own).view(batch, tokens, heads, head_dim) * head_dim**-0.5  # [B, n, h, d]
-        if self.original:
-            # Only the key half of proj_kv matters on this path; its value half is dead in the reference.
-            k2 = F.linear(traj, self.proj_kv.weight[:dim], None if self.proj_kv.bias is None else
-                          self.proj_kv.bias[:dim])  # [B, n, F, D]
-            v2 = traj
+            y_traj = trajectory_attention(q, k, v, num_frames, backend=self.backend,
+                                          dropout_p=self.attn_drop if self.training else 0.0)  # [B, h, n, F, d]
+        return y_traj.permute(0, 2, 3, 1, 4).reshape(batch, tokens, num_frames, heads * head_dim)  # [B, n, F, D]
+
+    def temporal_attention(self, y_traj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage 2 along each trajectory ``y~_stt'`` ``[B, n, F, D]``: the weights ``softmax_t'(<q~_st, k~_stt'>)``
+        ``[B, n, h, F]`` and the output ``y_st`` ``[B, n, D]``."""
+        batch, tokens, num_frames, dim = y_traj.shape
+        heads = self.num_heads
+        head_dim = dim // heads
+        patches = tokens // num_frames
+        # The query's own frame, t' = t: y~_stt.
+        y_own = y_traj.view(batch, num_frames, patches, num_frames, dim).diagonal(dim1=1, dim2=3)  # [B, P, D, F]
+        y_own = y_own.permute(0, 3, 1, 2).reshape(batch, tokens, dim)  # [B, n, D]
+        q_tilde = self.proj_q(y_own).view(batch, tokens, heads, head_dim) * head_dim**-0.5  # [B, n, h, d]
+        if self.original:  # v~ = y~: only the W_k~ half of proj_kv is used (the reference computes and drops W_v~)
+            k_tilde = F.linear(y_traj, self.proj_kv.weight[:dim],
+                               None if self.proj_kv.bias is None else self.proj_kv.bias[:dim])  # [B, n, F, D]
+            v_tilde = y_traj
         else:
-            k2, v2 = self.proj_kv(traj).chunk(2, dim=-1)  # each [B, n, F, D]
-        k2 = k2.view(batch, tokens, num_frames, heads, head_dim)  # [B, n, F, h, d]
-        v2 = v2.reshape(batch, tokens, num_frames, heads, head_dim)  # [B, n, F, h, d]
-        temporal = torch.einsum("bnhd,bnfhd->bnhf", q2, k2).softmax(dim=-1)  # [B, n, h, F]
-        out = torch.einsum("bnhf,bnfhd->bnhd", temporal, v2).reshape(batch, tokens, dim)  # [B, n, D]
-        if maps is not None:
-            maps["cls"] = attention_weights(q[:, :, :1], k)[:, :, 0]  # [B, h, N]
-            logits = (q_p @ k_p.transpose(-2, -1)) * head_dim**-0.5  # [B, h, n, n]
-            maps["spatial"] = logits.view(batch, heads, tokens, num_frames, patches).softmax(-1)  # [B, h, n, F, P]
-            maps["temporal"] = temporal.permute(0, 2, 1, 3)  # [B, h, n, F]
-        out = torch.cat([merge_heads(cls_out), out], dim=1)  # [B, N, D]
+            k_tilde, v_tilde = self.proj_kv(y_traj).chunk(2, dim=-1)  # each [B, n, F, D]
+        k_tilde = k_tilde.view(batch, tokens, num_frames, heads, head_dim)  # [B, n, F, h, d]
+        v_tilde = v_tilde.reshape(batch, tokens, num_frames, heads, head_dim)  # [B, n, F, h, d]
+        weights = torch.einsum("bnhd,bnfhd->bnhf", q_tilde, k_tilde).softmax(dim=-1)  # [B, n, h, F]
+        y = torch.einsum("bnhf,bnfhd->bnhd", weights, v_tilde).reshape(batch, tokens, dim)  # [B, n, D]
+        return weights, y
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        q, k, v = split_qkv(self.qkv(x), self.num_heads)  # each [B, h, N, d]
+        cls_out = attend(q[:, :, :1], k, v, self.backend)  # [B, h, 1, d]
+        y_traj = self.trajectories(q[:, :, 1:], k[:, :, 1:], v[:, :, 1:], num_frames)  # [B, n, F, D]
+        _, y = self.temporal_attention(y_traj)  # [B, n, D]
+        out = torch.cat([merge_heads(cls_out), y], dim=1)  # [B, N, D]
         return self.proj_drop(self.proj(out))
+
+    def attention_maps(self, x: torch.Tensor, num_frames: int) -> dict[str, torch.Tensor]:
+        """``cls``: the CLS row ``[B, h, N]``; ``spatial``: stage 1, a softmax per frame ``[B, h, n, F, P]``;
+        ``temporal``: stage 2 ``[B, h, n, F]``."""
+        q, k, v = split_qkv(self.qkv(x), self.num_heads)  # each [B, h, N, d]
+        q_p, k_p = q[:, :, 1:], k[:, :, 1:]  # patch tokens, [B, h, n, d]
+        batch, heads, tokens, head_dim = q_p.shape
+        logits = (q_p @ k_p.transpose(-2, -1)) * head_dim**-0.5  # [B, h, n, n]
+        spatial = logits.view(batch, heads, tokens, num_frames, tokens // num_frames).softmax(-1)  # [B, h, n, F, P]
+        weights, _ = self.temporal_attention(self.trajectories(q_p, k_p, v[:, :, 1:], num_frames))  # [B, n, h, F]
+        return {"cls": attention_weights(q[:, :, :1], k)[:, :, 0],  # [B, h, N]
+                "spatial": spatial, "temporal": weights.permute(0, 2, 1, 3)}  # [B, h, n, F]
 
 
 class Block(nn.Module):
@@ -309,9 +346,12 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
 
-    def forward(self, x: torch.Tensor, num_frames: int, maps: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), num_frames, maps))
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), num_frames))
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def attention_maps(self, x: torch.Tensor, num_frames: int) -> dict[str, torch.Tensor]:
+        return self.attn.attention_maps(self.norm1(x), num_frames)
 
 
 class DividedBlock(nn.Module):
@@ -328,10 +368,16 @@ class DividedBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
 
-    def forward(self, x: torch.Tensor, num_frames: int, maps: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        x = x + self.temporal_attn(self.temporal_norm(x), num_frames, maps)
-        x = x + self.drop_path(self.attn(self.norm1(x), num_frames, maps))
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        x = x + self.temporal_attn(self.temporal_norm(x), num_frames)
+        x = x + self.drop_path(self.attn(self.norm1(x), num_frames))
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def attention_maps(self, x: torch.Tensor, num_frames: int) -> dict[str, torch.Tensor]:
+        """The temporal half's maps, then the spatial half's on the tokens the temporal half updated."""
+        maps = self.temporal_attn.attention_maps(self.temporal_norm(x), num_frames)
+        x = x + self.temporal_attn(self.temporal_norm(x), num_frames)
+        return {**maps, **self.attn.attention_maps(self.norm1(x), num_frames)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -344,6 +390,27 @@ class Motionformer(nn.Module):
     ``[B, num_classes]``, or ``{"verb": ..., "noun": ...}`` when ``num_classes`` is a pair (EPIC-Kitchens).
     The position tables are sized for ``num_frames`` x ``pretrain_img_size`` and interpolated on the fly for other
     clip lengths (linear in time) and crop sizes (bicubic in space, like the reference's 336 models).
+    :meth:`attention_maps` returns one block's attention probabilities for visualisation.
+
+    Args:
+        num_classes: classifier size, or a (verb, noun) pair for the two EPIC-Kitchens heads.
+        attention: ``joint`` (all tokens), ``divided`` (temporal then spatial) or ``trajectory``.
+        num_frames: clip length T the temporal table is built for; the tubelets give ``T / tubelet_size`` token frames.
+        img_size: crop side the model is defined at (the variant's input size; kept for counting and parity tools).
+        pretrain_img_size: crop side of the spatial table (224: the ImageNet ViT's), interpolated for other sizes.
+        patch_size, tubelet_size: the tubelet is ``tubelet_size x patch_size x patch_size`` pixels.
+        embed_dim, depth, num_heads, mlp_ratio: ViT width, number of blocks, heads, MLP hidden / width.
+        qkv_bias: biases in the q/k/v (and trajectory ``proj_q`` / ``proj_kv``) projections.
+        drop_rate: dropout after the position embedding, the attention output projections and in the MLPs.
+        attn_drop_rate: dropout on the attention probabilities (joint attention and trajectory stage 1).
+        drop_path_rate: stochastic depth of the last block, linearly from 0 at the first.
+        head_drop_rate: dropout before the classifier.
+        original_traj_attn: stage-2 values as the reference code computes them (the released weights need it);
+            False gives the paper's formulation (see :class:`TrajectoryAttention`).
+        attn_backend: ``math``, ``sdpa`` or ``triton`` (``ATTN_BACKENDS``, the kernels' vocabulary).
+        approx: ``none`` or ``orthoformer`` (stage 1 through ``num_landmarks`` orthogonal query landmarks).
+        num_landmarks: Orthoformer landmarks per head.
+        pos_embed_type: ``separate`` spatial + temporal tables (every config) or one ``joint`` space-time table.
     """
 
     def __init__(self, num_classes: int | tuple[int, int] = 400, attention: str = "trajectory", num_frames: int = 16,
@@ -493,10 +560,7 @@ class Motionformer(nn.Module):
         x, grid = self.tokenize(x)
         for block in self.blocks[:index]:
             x = block(x, grid[0])
-        maps: dict[str, torch.Tensor] = {}
-        self.blocks[index](x, grid[0], maps)
-        maps["grid"] = torch.tensor(grid)
-        return maps
+        return {**self.blocks[index].attention_maps(x, grid[0]), "grid": torch.tensor(grid)}
 
 
 # ----------------------------------------------------------------------------------------------------------------

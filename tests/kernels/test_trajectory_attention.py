@@ -56,7 +56,7 @@ def check_against_reference(backend: str, shape, dtype: torch.dtype, device: str
     inputs = [t.requires_grad_() for t in random_qkv(shape, dtype, device)]
     exact_inputs = [t.detach().double().cpu().requires_grad_() for t in inputs]
     out = trajectory_attention(*inputs, frames, backend=backend)
-    expected = trajectory_attention(*exact_inputs, frames, backend="reference")
+    expected = trajectory_attention(*exact_inputs, frames, backend="math")
     assert out.shape == expected.shape == (shape[0], shape[1], shape[2] * shape[3], frames, shape[4])
     assert out.dtype == dtype
     tolerance = RELATIVE_TOLERANCE[dtype]
@@ -80,7 +80,7 @@ def check_dropout(backend: str, device: str, dropout_p: float = 0.3) -> None:
     one_hot = torch.eye(patches, head_dim, device=device).repeat(frames, 1).expand(batch, heads, -1, -1).contiguous()
     torch.manual_seed(5)
     dropped = trajectory_attention(q, k, one_hot, frames, backend=backend, dropout_p=dropout_p)[..., :patches]
-    probs = trajectory_attention(q, k, one_hot, frames, backend="reference")[..., :patches]
+    probs = trajectory_attention(q, k, one_hot, frames, backend="math")[..., :patches]
     keep = dropped != 0
     assert 0.2 < 1 - keep.float().mean().item() < 0.4, "drop rate far from dropout_p"
     assert_close_relative(dropped[keep], probs[keep] / (1 - dropout_p), 1e-5, f"{backend} kept entries")
@@ -101,14 +101,14 @@ def check_dropout(backend: str, device: str, dropout_p: float = 0.3) -> None:
 
 def test_reference_is_a_softmax_per_frame():
     q, k, v = random_qkv((2, 3, 4, 5, 8), torch.float64, "cpu")
-    torch.testing.assert_close(trajectory_attention(q, k, v, 4, backend="reference"), per_frame_loop(q, k, v, 4))
+    torch.testing.assert_close(trajectory_attention(q, k, v, 4, backend="math"), per_frame_loop(q, k, v, 4))
 
 
 def test_reference_scale_and_half_precision_softmax():
     q, k, v = random_qkv((1, 2, 2, 6, 8), torch.float64, "cpu")
-    expected = trajectory_attention(q * 0.5 / 8**-0.5, k, v, 2, backend="reference")
-    torch.testing.assert_close(trajectory_attention(q, k, v, 2, backend="reference", scale=0.5), expected)
-    half = trajectory_attention(*(t.half() for t in (q, k, v)), 2, backend="reference")
+    expected = trajectory_attention(q * 0.5 / 8**-0.5, k, v, 2, backend="math")
+    torch.testing.assert_close(trajectory_attention(q, k, v, 2, backend="math", scale=0.5), expected)
+    half = trajectory_attention(*(t.half() for t in (q, k, v)), 2, backend="math")
     assert half.dtype == torch.float16 and torch.isfinite(half).all()
 
 
@@ -122,7 +122,7 @@ def test_sdpa_low_precision(dtype):
     check_against_reference("sdpa", SHAPES[0], dtype, "cpu")
 
 
-@pytest.mark.parametrize("backend", ["reference", "sdpa"])
+@pytest.mark.parametrize("backend", ["math", "sdpa"])
 def test_dropout_semantics(backend):
     check_dropout(backend, "cpu")
 
@@ -146,7 +146,7 @@ def test_sdpa_never_keeps_the_attention_tensor():
 def test_sdpa_scale_argument():
     q, k, v = random_qkv((1, 2, 2, 5, 8), torch.float64, "cpu")
     torch.testing.assert_close(trajectory_attention(q, k, v, 2, backend="sdpa", scale=0.1),
-                               trajectory_attention(q, k, v, 2, backend="reference", scale=0.1))
+                               trajectory_attention(q, k, v, 2, backend="math", scale=0.1))
 
 
 def test_bad_inputs_raise_clear_errors():
