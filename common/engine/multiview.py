@@ -23,6 +23,7 @@ This layout is the contract with ``common.tools.average_scores``.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
@@ -189,22 +190,25 @@ class MultiViewTestMeter:
 
     @staticmethod
     def _mean_class_accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
-        """Mean per-class recall over the classes that occur in ``labels`` (TSM/MAS-Net "Class Accuracy")."""
-        classes = np.unique(labels)
-        if classes.size == 0:
+        """Mean per-class recall over the classes that occur in ``labels`` (TSM/MAS-Net "Class Accuracy"),
+        scikit-learn's balanced accuracy."""
+        from sklearn.metrics import balanced_accuracy_score
+
+        if labels.size == 0:
             return 0.0
-        recalls = [float((predictions[labels == c] == c).mean()) for c in classes]
-        return 100.0 * float(np.mean(recalls))
+        with warnings.catch_warnings():  # predicted classes absent from the labels are ignored, as intended
+            warnings.simplefilter("ignore", UserWarning)
+            return 100.0 * float(balanced_accuracy_score(labels, predictions))
 
     def confusion_matrix(self, head: str | None = None, allow_missing: bool = False) -> np.ndarray:
         """``[C, C]`` int64 counts, rows = true class, columns = predicted class."""
         head = self._head_name(head)
         scores = self.finalize(allow_missing)[head]
         videos = self._evaluated_videos()
-        classes = self.num_classes[head]
-        matrix = np.zeros((classes, classes), dtype=np.int64)
-        np.add.at(matrix, (self.labels[head][videos], scores[videos].argmax(axis=1)), 1)
-        return matrix
+        from sklearn.metrics import confusion_matrix
+
+        return confusion_matrix(self.labels[head][videos], scores[videos].argmax(axis=1),
+                                labels=np.arange(self.num_classes[head])).astype(np.int64)
 
     def _head_name(self, head: str | None) -> str:
         if not self.multi_head:
