@@ -34,18 +34,19 @@ import numpy as np
 import torch
 
 from common.data.loader import build_loader
-from common.data.multiview import MultiViewTestMeter
 from common.distributed import init_distributed, is_main_process, seed_everything
 from common.engine.checkpoint import CheckpointError, load_checkpoint, load_finetune_weights, load_state_dict_verbose
 from common.engine.cli import (add_engine_args, add_shared_args, config_to_dict, per_process_batch_size,
                                read_config_file, refuse_unusable_flags, save_resolved_config)
 from common.engine.evaluate import multiview_test
 from common.engine.logging import RunLogger
+from common.engine.metrics import AMP_DTYPES
 from common.engine.model_info import describe_model
 from common.engine.multigrid import MultigridError, add_multigrid_args
 from common.engine.multigrid_loop import check_multigrid, prepare_multigrid
+from common.engine.multiview import MultiViewTestMeter
 from common.engine.recipe import Recipe, RecipeError, ViewSpec
-from common.engine.trainer import AMP_DTYPES, Trainer, TrainResult
+from common.engine.trainer import Trainer, TrainResult
 
 # The tiny preset of every project is `tiny_synthetic`; the other spelling was MAS-Net's.
 PRESET_ALIASES = {"synthetic_tiny": "tiny_synthetic"}

@@ -30,7 +30,7 @@ from torch import nn
 
 from common.engine.batch import ClipPreprocessor, Preprocess
 from common.engine.checkpoint import unwrap_state_dict
-from common.engine.evaluate import topk_correct
+from common.engine.metrics import topk_correct
 from common.engine.schedules import LRSchedule, constant, cosine, steps_with_relative_lrs
 from common.variants import Variant, lookup
 

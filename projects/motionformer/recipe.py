@@ -18,7 +18,7 @@ from common.data.annotations import read_class_names
 from common.data.device_transforms import MixupCutmix, soft_target_cross_entropy
 from common.engine.batch import ClipPreprocessor, Preprocess
 from common.engine.checkpoint import unwrap_state_dict
-from common.engine.evaluate import topk_correct
+from common.engine.metrics import topk_correct
 from common.engine.multigrid import multigrid_clip_sizes
 from common.engine.recipe import AccuracyFn, Log, LossFn, Recipe, RecipeError, ViewSpec
 from projects.motionformer.configs import PRESETS
