@@ -7,7 +7,7 @@ Batches are laid out as the model wants them, ``[B, 3, T, H, W]``. :class:`Norma
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
