@@ -5,8 +5,9 @@ counts as one FLOP**, and only the operators fvcore handles are counted (convolu
 norms; not activations, softmax or elementwise adds). fvcore knows nothing of ``scaled_dot_product_attention`` or
 ``baddbmm``; the handles below count them as the matmuls they replace (``q @ k^T`` and ``attn @ v``), so a model
 that uses SDPA reports the same FLOPs as the reference implementation written with ``matmul`` / ``einsum``.
-``addcmul`` (``input + t1 * t2``) counts one FLOP per output element: MAS-Net's temporal conv runs its taps as
-``addcmul`` multiply-adds on NCHW frames, and this handle counts them as the conv they replace.
+``TemporalConvTaps`` (MAS-Net's temporal conv run as shifted multiply-adds on NCHW frames, an autograd Function
+that the tracer records as one op) counts as the depthwise conv it computes: one multiply-add per output element
+and tap, as fvcore counts the Conv3d / Conv1d form.
 """
 from __future__ import annotations
 
@@ -45,15 +46,14 @@ def _baddbmm_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
     return batch1[0] * batch1[1] * batch1[2] * batch2[2]
 
 
-def _addcmul_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
+def _temporal_taps_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
     from fvcore.nn.jit_handles import get_shape
 
-    return math.prod(get_shape(outputs[0]))  # one multiply-add per output element
+    return math.prod(get_shape(outputs[0])) * get_shape(inputs[1])[-1]  # output elements x taps
 
 
 EXTRA_FLOP_HANDLES = {
-    "aten::addcmul": _addcmul_flop_jit,
-    "aten::addcmul_": _addcmul_flop_jit,
+    "prim::PythonOp.TemporalConvTaps": _temporal_taps_flop_jit,
     "aten::scaled_dot_product_attention": _sdpa_flop_jit,
     "aten::baddbmm": _baddbmm_flop_jit,
 }

@@ -84,6 +84,38 @@ class TemporalShift(nn.Module):
         return shifted.view(frames.shape)  # [N*T, C, H, W]
 
 
+def temporal_taps(clips: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Depthwise temporal conv (kernel 3, zero padding) as shifted multiply-adds: ``clips`` ``[N, T, C, H, W]``,
+    ``taps`` ``[C, 3]`` weighting frames t-1, t, t+1."""
+    channels = clips.shape[2]
+    previous, current, following = (taps[:, k].view(1, 1, channels, 1, 1) for k in range(3))
+    out = clips * current  # [N, T, C, H, W]
+    out[:, 1:].addcmul_(clips[:, :-1], previous)
+    out[:, :-1].addcmul_(clips[:, 1:], following)
+    return out
+
+
+class TemporalConvTaps(torch.autograd.Function):
+    """:func:`temporal_taps` as one traced op (``prim::PythonOp.TemporalConvTaps``), which the fvcore handle of
+    ``common.engine.model_info`` counts as the conv it computes. The backward differentiates the same multiply-adds
+    again (bitwise the gradients of calling ``temporal_taps`` directly)."""
+
+    @staticmethod
+    def forward(ctx, clips: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(clips, taps)
+        return temporal_taps(clips, taps)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        clips, taps = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:2]
+        with torch.enable_grad():
+            inputs = (clips.detach().requires_grad_(needs[0]), taps.detach().requires_grad_(needs[1]))
+            wanted = [tensor for tensor, need in zip(inputs, needs) if need]
+            grads = iter(torch.autograd.grad(temporal_taps(*inputs), wanted, grad) if wanted else ())
+        return tuple(next(grads) if need else None for need in needs)
+
+
 class TemporalInteraction(nn.Module):
     """TIM: a learnable depthwise temporal conv (kernel 3) initialised as TSM's 1/8 shift.
 
@@ -93,9 +125,8 @@ class TemporalInteraction(nn.Module):
     Two evaluations of the same conv, chosen by the memory layout of the frames: with channels-last frames the
     ``[N, C, T, H, W]`` view is already channels-last-3d, so one Conv3d runs without copies; with NCHW frames that
     view would need a transposed copy, so the three taps are applied as shifted multiply-adds on the
-    ``[N, T, C, H, W]`` view instead (3x faster there). fvcore counts that form through the ``aten::addcmul``
-    handle of ``common.engine.model_info`` (one FLOP per multiply-add; the zero taps at the clip borders, which the
-    reference's padded Conv1d counts, are not computed: 2/(3T) of TIM's count, about 0.01% of MAS-Net R50's).
+    ``[N, T, C, H, W]`` view instead (3x faster there, :class:`TemporalConvTaps`). fvcore counts both forms as the
+    reference's Conv1d (3 multiply-adds per output element).
     """
 
     def __init__(self, channels: int, num_segments: int, fold_div: int = 8) -> None:
@@ -110,10 +141,7 @@ class TemporalInteraction(nn.Module):
         clips = frames.view(nt // self.num_segments, self.num_segments, channels, height, width)  # [N, T, C, H, W]
         if frames.is_contiguous():
             taps = self.conv.weight.view(channels, 3).to(frames.dtype)  # [C, 3]: frames t-1, t, t+1
-            previous, current, following = (taps[:, k].view(1, 1, channels, 1, 1) for k in range(3))
-            out = torch.addcmul(frames.new_zeros(()), clips, current)  # [N, T, C, H, W]; one op fvcore counts
-            out[:, 1:].addcmul_(clips[:, :-1], previous)
-            out[:, :-1].addcmul_(clips[:, 1:], following)
+            out = TemporalConvTaps.apply(clips, taps)  # [N, T, C, H, W]
             return out.view(nt, channels, height, width)  # [N*T, C, H, W]
         out = self.conv(clips.permute(0, 2, 1, 3, 4))  # [N, C, T, H, W]
         return out.permute(0, 2, 1, 3, 4).reshape(nt, channels, height, width)  # [N*T, C, H, W]
