@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from common.data.synthetic import write_h264
+from common.data.video_writer import write_h264
 from common.plots import colormap, save_heatmap_grid_png
 
 

@@ -43,7 +43,7 @@ from PIL import Image
 
 from common.data.datasets import video_ids
 from common.data.frame_folder import FrameFolderReader
-from common.data.synthetic import write_h264
+from common.data.video_writer import write_h264
 from common.data.transforms import TestCrop
 from common.data.video_reader import VideoReader
 from common.distributed import init_distributed

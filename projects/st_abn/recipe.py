@@ -20,7 +20,7 @@ from common.data.annotations import read_class_names, read_rawframe_list
 from common.data.datasets import VideoClipDataset
 from common.data.transforms import Compose, RandomHorizontalFlip, TestCrop
 from common.engine.checkpoint import require_keys, unwrap_state_dict
-from common.engine.evaluate import topk_correct
+from common.engine.metrics import topk_correct
 from common.engine.recipe import AccuracyFn, Log, LossFn, Recipe, RecipeError, ViewSpec
 from projects.st_abn.model import VARIANTS, STABN, build_model, convert_reference_state_dict, stabn_loss
 from projects.st_abn.transforms import (MMActionV1RandomResizedCrop, MMActionV1Rescale, STABNPreprocess,
