@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -179,6 +180,8 @@ def run_variant(spec: VariantSpec, args: argparse.Namespace, device: torch.devic
     try:
         if impl == "reference":  # the reference has its own attention code: the variant's defaults only
             model = _reference_builder(spec, args.reference_checkout)(spec.variant.num_classes)
+        elif args.build_arg:
+            model = spec.build(**dict(args.build_arg))
         elif args.attn_backend:
             if not spec.accepts("attn_backend"):
                 raise RuntimeError(f"build_model does not accept attn_backend (not an argument in the variant "
@@ -195,6 +198,16 @@ def run_variant(spec: VariantSpec, args: argparse.Namespace, device: torch.devic
     except Exception as error:  # report and go on to the next variant
         row["error"] = f"{type(error).__name__}: {error}"
     return row
+
+
+def _build_arg(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -219,6 +232,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--name", default=None, help="result file stem (default model_speed_<device type>)")
     parser.add_argument("--out", type=Path, default=None,
                         help="directory for model_speed_<device>.{json,md} (default results/; results/_tiny with --tiny)")
+    parser.add_argument("--build-arg", action="append", type=_build_arg, default=[], metavar="KEY=VALUE",
+                        help="build_model override for our model (JSON value, e.g. checkpointing=true); repeatable")
     parser.add_argument("--mfu", action="store_true",
                         help="also fvcore GFLOPs per clip and model FLOPs utilisation against the GPU's peak")
     parser.add_argument("--max-batch", type=int, default=0,

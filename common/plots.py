@@ -11,6 +11,7 @@ Every writer creates the parent directory and returns the path it wrote.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +21,7 @@ from matplotlib.figure import Figure
 
 Series = dict[str, Sequence[tuple[float, float]]]
 DPI = 100
+LONG_CLASS_NAME = 20  # characters; longer names are indexed on the axes and listed in full in a legend
 CMAP = "viridis"  # perceptually uniform and readable for colour-blind viewers
 
 
@@ -97,7 +99,8 @@ def save_confusion_png(matrix: np.ndarray, class_names: Sequence[str] | None, pa
     """A confusion matrix (rows = true class, columns = predicted class) as a coloured grid.
 
     With ``normalize`` each row is divided by its count, so colours show per-class recall; cells hold the
-    numbers when they are large enough to be read, and class names label the axes (omitted past 60 classes).
+    numbers when they are large enough to be read, and class names label the axes (omitted past 60 classes); long
+    names are indexed on the axes and written out in full, wrapped, in a legend beside the grid.
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -114,11 +117,22 @@ def save_confusion_png(matrix: np.ndarray, class_names: Sequence[str] | None, pa
         values, high = matrix, max(float(matrix.max()), 1.0)
     cell = int(np.clip(900 // num_classes, 4, 48)) / DPI  # inches per cell
     show_names = num_classes <= 60
-    names = [n if len(n) <= 24 else n[:23] + "…" for n in names]
-    margin = (0.12 * max(len(n) for n in names) + 0.8) if show_names else 0.8  # room for the rotated names
-    figure = Figure(figsize=(num_classes * cell + margin + 1.4, num_classes * cell + margin + 0.6), dpi=DPI,
-                    layout="constrained")
-    axes = figure.add_subplot()
+    # Long names (SSv2's run to 70 characters) would squeeze the grid or be cut: the axes then show class indices
+    # and a legend beside the grid names each index in full, wrapped.
+    legend = show_names and max(len(n) for n in names) > LONG_CLASS_NAME
+    labels = [str(i) for i in range(num_classes)] if legend else names
+    margin = (0.12 * max(len(n) for n in labels) + 0.8) if show_names else 0.8  # room for the rotated labels
+    legend_lines = [textwrap.fill(f"{i}: {name}", 44, subsequent_indent="    ") for i, name in enumerate(names)]
+    legend_width = 4.0 if legend else 0.0
+    height = max(num_classes * cell + margin + 0.6, 0.17 * sum(line.count("\n") + 1 for line in legend_lines))
+    figure = Figure(figsize=(num_classes * cell + margin + 1.4 + legend_width, height), dpi=DPI, layout="constrained")
+    if legend:
+        axes, legend_axes = figure.subplots(1, 2, width_ratios=(num_classes * cell + margin + 1.4, legend_width))
+        legend_axes.axis("off")
+        legend_axes.text(0.0, 1.0, "\n".join(legend_lines), va="top", ha="left", fontsize=8, family="monospace",
+                         transform=legend_axes.transAxes)
+    else:
+        axes = figure.add_subplot()
     image = axes.imshow(values, cmap=CMAP, vmin=0.0, vmax=high, interpolation="nearest")
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, shrink=min(1.0, 3.0 / max(num_classes * cell, 1e-6)))
     if cell * DPI >= 28:
@@ -130,8 +144,8 @@ def save_confusion_png(matrix: np.ndarray, class_names: Sequence[str] | None, pa
                 axes.text(column, row, text, ha="center", va="center", color=colour, fontsize=font)
     if show_names:
         font = max(6, min(10, int(cell * DPI) - 4))
-        axes.set_xticks(range(num_classes), names, rotation=90, fontsize=font)
-        axes.set_yticks(range(num_classes), names, fontsize=font)
+        axes.set_xticks(range(num_classes), labels, rotation=0 if legend else 90, fontsize=font)
+        axes.set_yticks(range(num_classes), labels, fontsize=font)
     else:
         axes.set_xticks([])
         axes.set_yticks([])

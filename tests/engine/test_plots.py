@@ -47,6 +47,18 @@ def test_confusion_png(tmp_path):
         save_confusion_png(matrix, ["a"], tmp_path / "bad.png")
 
 
+def test_confusion_png_indexes_long_class_names_and_lists_them_in_full(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    names = ["Moving something from left to right", "Moving something from right to left", "walk"]
+    drawn = []
+    monkeypatch.setattr(matplotlib.axes.Axes, "text", lambda self, *a, **k: drawn.append(a[2]))
+    save_confusion_png(np.eye(3), names, tmp_path / "long.png")
+    legend = [text for text in drawn if "0: " in text]
+    flat = " ".join(legend[0].split()) if legend else ""  # the legend's wrapped lines joined again
+    assert all(f"{i}: {name}" in flat for i, name in enumerate(names))  # every name in full, none cut
+
+
 def test_heatmap_grid_png(tmp_path):
     maps = np.random.default_rng(0).random((2, 4, 7, 7))
     frames = np.zeros((4, 32, 32, 3), dtype=np.uint8)
