@@ -11,6 +11,8 @@ Two scopes, each in forward-only (``fwd``, no autograd) and training (``fwd+bwd`
   ``projects.motionformer.model.TrajectoryAttention`` per backend, and with ``--reference-checkout`` the
   reference ``TrajectoryAttention`` of facebookresearch/Motionformer loaded with the same weights (the checkout needs
   ``einops`` and ``timm`` importable; it is only read, never copied here). Its output is checked against ours.
+  ``--stage2`` adds layers with the stage-2 options (``common.kernels.trajectory_stage2``) on the fused backends:
+  ``ours/sdpa+recompute`` recomputes stage 2 in backward, ``+fold`` folds W_k into the queries.
 Columns: ``ms`` median step time; ``peak_MiB`` memory above the inputs and weights during one step (CUDA: peak
 allocated; CPU: peak RSS growth of the process, coarse); ``saved_MiB`` tensors autograd keeps for backward (exact,
 device independent: the activation memory a model pays per layer); ``x_faster`` / ``x_less_saved`` relative to the
@@ -40,6 +42,7 @@ from common.kernels.trajectory_attention import BACKENDS, trajectory_attention
 # name -> (frames of tokens F, patches per frame P, heads, head dim)
 SIZES = {"16x224": (8, 196, 12, 64), "32x224": (16, 196, 12, 64), "tiny": (2, 9, 2, 8)}
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+STAGE2_OPTIONS = ("plain", "recompute", "recompute+fold")  # layer rows per fused backend (plain = neither)
 COLUMNS = ("size", "scope", "impl", "mode", "dtype", "batch", "ms", "peak_MiB", "saved_MiB", "x_faster",
            "x_less_saved", "max_diff", "error")
 
@@ -126,7 +129,8 @@ def load_reference_layer_class(checkout: Path) -> type:
 
 
 def make_cases(size: str, batch: int, dtype: torch.dtype, device: torch.device, backends: list[str],
-               reference_class: type | None) -> list[tuple[str, str, Callable[[bool], torch.Tensor], set[int]]]:
+               reference_class: type | None, stage2: tuple[str, ...] = STAGE2_OPTIONS
+               ) -> list[tuple[str, str, Callable[[bool], torch.Tensor], set[int]]]:
     """(scope, impl, run(train) -> output, parameter ids) for every implementation of one size."""
     frames, patches, heads, head_dim = SIZES[size]
     generator = torch.Generator().manual_seed(0)
@@ -147,8 +151,11 @@ def make_cases(size: str, batch: int, dtype: torch.dtype, device: torch.device, 
     dim = heads * head_dim
     x = torch.randn(batch, 1 + tokens, dim, generator=generator).to(device, dtype).requires_grad_()
     torch.manual_seed(0)
-    layers = {f"ours/{b}": TrajectoryAttention(dim, heads, qkv_bias=True, backend=b)
-              for b in backends}
+    layers = {}
+    for backend, option in [(b, o) for b in backends for o in stage2 if o == "plain" or b != "math"]:
+        name = f"ours/{backend}" + ("" if option == "plain" else f"+{option}")
+        layers[name] = TrajectoryAttention(dim, heads, qkv_bias=True, backend=backend,
+                                           stage2_recompute="recompute" in option, stage2_key_fold="fold" in option)
     weights = next(iter(layers.values())).state_dict()
     if reference_class is not None:
         layers = {"original": reference_class(dim, heads, qkv_bias=True, use_original_code=True), **layers}
@@ -212,7 +219,7 @@ def run_benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
     plan = [(size, dtype) for size in args.sizes for dtype in args.dtypes]
     rows = []
     for size, dtype_name in tqdm(plan, desc="attention_kernels", disable=args.tiny):
-        cases = make_cases(size, args.batch, DTYPES[dtype_name], device, backends, reference_class)
+        cases = make_cases(size, args.batch, DTYPES[dtype_name], device, backends, reference_class, args.stage2)
         for scope, impl, run, parameters in cases:
             for mode in args.modes:
                 row = {"size": size, "scope": scope, "impl": impl, "mode": mode, "dtype": dtype_name,
@@ -240,6 +247,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS,
                         help="triton is skipped without CUDA")
     parser.add_argument("--modes", nargs="+", default=["fwd", "fwd+bwd"], choices=["fwd", "fwd+bwd"])
+    parser.add_argument("--stage2", nargs="+", default=list(STAGE2_OPTIONS), choices=STAGE2_OPTIONS + ("fold",),
+                        help="stage-2 options of the layer rows on the sdpa/triton backends (plain: neither)")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)

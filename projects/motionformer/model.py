@@ -37,6 +37,7 @@ from torch import nn
 
 from common.engine.checkpoint import load_checkpoint, unwrap_state_dict
 from common.kernels.trajectory_attention import BACKENDS, trajectory_attention
+from common.kernels.trajectory_stage2 import temporal_attention, temporal_attention_recompute
 from common.variants import HALF_MEAN, HALF_STD, Variant, lookup, variant_table
 
 __all__ = [
@@ -263,17 +264,20 @@ class TrajectoryAttention(nn.Module):
     attention row. ``original=True`` reproduces the reference default that the released weights were trained with:
     ``v~`` are the un-projected trajectory tokens ``y~`` (``W_v~`` unused, and not computed here); ``original=False`` is
     the paper's formulation. ``approx="orthoformer"`` replaces stage 1 by the Orthoformer approximation.
+    Stage 2 runs in ``common.kernels.trajectory_stage2``: ``stage2_recompute`` recomputes it in backward instead of
+    keeping its tensors; ``stage2_key_fold`` folds ``W_k~`` into the queries (fewer FLOPs); same outputs.
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, attn_drop: float = 0.0,
                  proj_drop: float = 0.0, original: bool = True, backend: str = "sdpa", approx: str = "none",
-                 num_landmarks: int = 128) -> None:
+                 num_landmarks: int = 128, stage2_recompute: bool = False, stage2_key_fold: bool = False) -> None:
         super().__init__()
         if approx not in ("none", "orthoformer"):
             raise ValueError(f"approx must be 'none' or 'orthoformer' (Nystrom/Performer are not provided), "
                              f"got {approx!r}")
         self.num_heads, self.attn_drop, self.backend = num_heads, attn_drop, backend
         self.original, self.approx, self.num_landmarks = original, approx, num_landmarks
+        self.stage2_recompute, self.stage2_key_fold = stage2_recompute, stage2_key_fold
         self.landmark_generator: torch.Generator | None = None  # set by Motionformer.seed_landmarks
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj_q = nn.Linear(dim, dim, bias=qkv_bias)
@@ -289,36 +293,25 @@ class TrajectoryAttention(nn.Module):
         else:
             y_traj = trajectory_attention(q, k, v, num_frames, backend=self.backend,
                                           dropout_p=self.attn_drop if self.training else 0.0)  # [B, h, n, F, d]
-        return y_traj.permute(0, 2, 3, 1, 4).reshape(batch, tokens, num_frames, heads * head_dim)  # [B, n, F, D]
+        return y_traj.permute(0, 2, 3, 1, 4)  # [B, n, F, h, d], a view of the stage-1 output (no copy)
+
+    def _stage2_arguments(self) -> tuple:
+        return (self.proj_q.weight, self.proj_q.bias, self.proj_kv.weight, self.proj_kv.bias, not self.original,
+                self.stage2_key_fold)
 
     def temporal_attention(self, y_traj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stage 2 along each trajectory ``y~_stt'`` ``[B, n, F, D]``: the weights ``softmax_t'(<q~_st, k~_stt'>)``
-        ``[B, n, h, F]`` and the output ``y_st`` ``[B, n, D]``."""
-        batch, tokens, num_frames, dim = y_traj.shape
-        heads = self.num_heads
-        head_dim = dim // heads
-        patches = tokens // num_frames
-        # The query's own frame, t' = t: y~_stt.
-        y_own = y_traj.view(batch, num_frames, patches, num_frames, dim).diagonal(dim1=1, dim2=3)  # [B, P, D, F]
-        y_own = y_own.permute(0, 3, 1, 2).reshape(batch, tokens, dim)  # [B, n, D]
-        q_tilde = self.proj_q(y_own).view(batch, tokens, heads, head_dim) * head_dim**-0.5  # [B, n, h, d]
-        if self.original:  # v~ = y~: only the W_k~ half of proj_kv is used (the reference computes and drops W_v~)
-            k_tilde = F.linear(y_traj, self.proj_kv.weight[:dim],
-                               None if self.proj_kv.bias is None else self.proj_kv.bias[:dim])  # [B, n, F, D]
-            v_tilde = y_traj
-        else:
-            k_tilde, v_tilde = self.proj_kv(y_traj).chunk(2, dim=-1)  # each [B, n, F, D]
-        k_tilde = k_tilde.view(batch, tokens, num_frames, heads, head_dim)  # [B, n, F, h, d]
-        v_tilde = v_tilde.reshape(batch, tokens, num_frames, heads, head_dim)  # [B, n, F, h, d]
-        weights = torch.einsum("bnhd,bnfhd->bnhf", q_tilde, k_tilde).softmax(dim=-1)  # [B, n, h, F]
-        y = torch.einsum("bnhf,bnfhd->bnhd", weights, v_tilde).reshape(batch, tokens, dim)  # [B, n, D]
-        return weights, y
+        """Stage 2 along each trajectory ``y~_stt'`` ``[B, n, F, h, d]``: the weights
+        ``softmax_t'(<q~_st, k~_stt'>)`` ``[B, n, h, F]`` and the output ``y_st`` ``[B, n, D]``."""
+        return temporal_attention(y_traj, *self._stage2_arguments())
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
         q, k, v = split_qkv(self.qkv(x), self.num_heads)  # each [B, h, N, d]
         cls_out = attend(q[:, :, :1], k, v, self.backend)  # [B, h, 1, d]
-        y_traj = self.trajectories(q[:, :, 1:], k[:, :, 1:], v[:, :, 1:], num_frames)  # [B, n, F, D]
-        _, y = self.temporal_attention(y_traj)  # [B, n, D]
+        y_traj = self.trajectories(q[:, :, 1:], k[:, :, 1:], v[:, :, 1:], num_frames)  # [B, n, F, h, d]
+        if self.stage2_recompute and torch.is_grad_enabled() and not torch.jit.is_tracing():
+            y = temporal_attention_recompute(y_traj, *self._stage2_arguments())  # [B, n, D]; fvcore: plain form
+        else:
+            _, y = self.temporal_attention(y_traj)  # [B, n, D]
         out = torch.cat([merge_heads(cls_out), y], dim=1)  # [B, N, D]
         return self.proj_drop(self.proj(out))
 
@@ -411,6 +404,10 @@ class Motionformer(nn.Module):
         approx: ``none`` or ``orthoformer`` (stage 1 through ``num_landmarks`` orthogonal query landmarks).
         num_landmarks: Orthoformer landmarks per head.
         pos_embed_type: ``separate`` spatial + temporal tables (every config) or one ``joint`` space-time table.
+        stage2_recompute: recompute trajectory stage 2 in backward instead of keeping its activations (less
+            memory, one more stage-2 forward per training step; same results).
+        stage2_key_fold: fold ``W_k~`` into the stage-2 queries (about 7x fewer stage-2 FLOPs, a different fvcore
+            count; same function up to rounding). See ``common.kernels.trajectory_stage2``.
     """
 
     def __init__(self, num_classes: int | tuple[int, int] = 400, attention: str = "trajectory", num_frames: int = 16,
@@ -419,7 +416,8 @@ class Motionformer(nn.Module):
                  qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.2, head_drop_rate: float = 0.0, original_traj_attn: bool = True,
                  attn_backend: str = "sdpa", approx: str = "none", num_landmarks: int = 128,
-                 pos_embed_type: str = "separate") -> None:
+                 pos_embed_type: str = "separate", stage2_recompute: bool = False,
+                 stage2_key_fold: bool = False) -> None:
         super().__init__()
         if attention not in ("joint", "divided", "trajectory"):
             raise ValueError(f"attention must be 'joint', 'divided' or 'trajectory', got {attention!r}")
@@ -435,6 +433,7 @@ class Motionformer(nn.Module):
         self.patch_size, self.tubelet_size = patch_size, tubelet_size
         self.embed_dim, self.depth, self.num_heads, self.mlp_ratio = embed_dim, depth, num_heads, mlp_ratio
         self.original_traj_attn, self.approx, self.num_landmarks = original_traj_attn, approx, num_landmarks
+        self.stage2_key_fold = stage2_key_fold
         self.pos_embed_type = pos_embed_type
         self.pos_grid = pretrain_img_size // patch_size
         token_frames, grid_patches = num_frames // tubelet_size, self.pos_grid**2
@@ -459,7 +458,8 @@ class Motionformer(nn.Module):
                 attn = JointAttention(embed_dim, num_heads, qkv_bias, attn_drop_rate, drop_rate, attn_backend)
             else:
                 attn = TrajectoryAttention(embed_dim, num_heads, qkv_bias, attn_drop_rate, drop_rate,
-                                           original_traj_attn, attn_backend, approx, num_landmarks)
+                                           original_traj_attn, attn_backend, approx, num_landmarks,
+                                           stage2_recompute, stage2_key_fold)
             blocks.append(Block(attn, embed_dim, mlp_ratio, drop_rate, drop_path[i]))
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)

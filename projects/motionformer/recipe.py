@@ -90,6 +90,12 @@ class MotionformerRecipe(Recipe):
         group.add_argument("--approx", choices=("none", "orthoformer"), default="none",
                            help="approximate stage 1 of trajectory attention")
         group.add_argument("--num-landmarks", type=int, default=128, help="Orthoformer landmarks")
+        group.add_argument("--stage2-recompute", action="store_true",
+                           help="recompute trajectory stage 2 in backward instead of keeping its activations "
+                                "(less memory, one more stage-2 forward per step; same results)")
+        group.add_argument("--stage2-key-fold", action="store_true",
+                           help="fold the stage-2 key projection into the queries (fewer FLOPs, same function; "
+                                "changes the FLOP count and the rounding)")
         group.add_argument("--pos-embed-type", choices=("separate", "joint"), default="separate",
                            help="separate spatial + temporal tables (every config) or one space-time table")
         group.add_argument("--bgr", action=argparse.BooleanOptionalAction, default=False,
@@ -135,7 +141,8 @@ class MotionformerRecipe(Recipe):
         model = build_model(cfg.variant, cfg.num_classes, num_frames=cfg.num_frames, img_size=cfg.crop_size,
                             original_traj_attn=cfg.original_traj_attn, attn_backend=cfg.attn_backend,
                             approx=cfg.approx, num_landmarks=cfg.num_landmarks, drop_path_rate=cfg.drop_path,
-                            pos_embed_type=cfg.pos_embed_type)
+                            pos_embed_type=cfg.pos_embed_type, stage2_recompute=cfg.stage2_recompute,
+                            stage2_key_fold=cfg.stage2_key_fold)
         if cfg.pretrained:
             left = load_imagenet_vit(model, cfg.pretrained)
             log(f"ImageNet ViT init from {Path(cfg.pretrained).name}; not in that file (kept at their initial "

@@ -15,8 +15,11 @@ def test_tiny_benchmark_writes_results_and_backends_agree(tmp_path):
     rows = payload["rows"]
     assert not [row for row in rows if "error" in row]
     implementations = {(row["scope"], row["impl"]) for row in rows}
-    expected = {("stage1", "math"), ("stage1", "sdpa"), ("layer", "ours/math"), ("layer", "ours/sdpa")}
+    expected = {("stage1", "math"), ("stage1", "sdpa"), ("layer", "ours/math"), ("layer", "ours/sdpa"),
+                ("layer", "ours/sdpa+recompute"), ("layer", "ours/sdpa+recompute+fold")}
     assert expected <= implementations
+    saved = {row["impl"]: row["saved_MiB"] for row in rows if row["scope"] == "layer" and row["mode"] == "fwd+bwd"}
+    assert saved["ours/sdpa+recompute"] < saved["ours/sdpa"] < saved["ours/math"]
     for row in rows:
         assert row["ms"] > 0 and row["max_diff"] < 1e-5, row
         assert (row.get("saved_MiB", 0) > 0) == (row["mode"] == "fwd+bwd"), row

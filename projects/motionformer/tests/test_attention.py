@@ -106,6 +106,33 @@ def test_trajectory_attention_matches_math(tokens, original, backend):
             torch.testing.assert_close(module(tokens, FRAMES)[b], trajectory_by_hand(module, tokens[b]))
 
 
+@pytest.mark.parametrize("original", [True, False])
+@pytest.mark.parametrize("backend", ["math", "sdpa"])
+@pytest.mark.parametrize("recompute, key_fold", [(True, False), (False, True), (True, True)])
+def test_stage2_options_match_math_forward_and_gradients(tokens, original, backend, recompute, key_fold):
+    """Stage 2 recomputed in backward and/or with W_k folded into the queries against the plain math layer: the
+    output and the gradients of the input and of every weight."""
+    plain = _randomise(TrajectoryAttention(DIM, HEADS, original=original, backend="math")).train()
+    module = TrajectoryAttention(DIM, HEADS, original=original, backend=backend, stage2_recompute=recompute,
+                                 stage2_key_fold=key_fold).train()
+    module.load_state_dict(plain.state_dict())
+    grad = torch.randn(tokens.shape, generator=torch.Generator().manual_seed(2))
+    results = []
+    for layer in (plain, module):
+        x = tokens.clone().requires_grad_()
+        out = layer(x, FRAMES)
+        out.backward(grad)
+        results.append((out.detach(), x.grad, {name: p.grad for name, p in layer.named_parameters()}))
+    (expected, expected_dx, expected_grads), (out, dx, grads) = results
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(dx, expected_dx, atol=1e-4, rtol=1e-4)
+    for name, expected_grad in expected_grads.items():
+        if key_fold and name == "proj_kv.bias" and original:  # b_k cancels in the softmax: no gradient when folded
+            assert grads[name] is None and expected_grad.abs().max() < 1e-5
+            continue
+        torch.testing.assert_close(grads[name], expected_grad, atol=1e-4, rtol=1e-4, msg=name)
+
+
 def test_original_and_corrected_paths_differ(tokens):
     module = _randomise(TrajectoryAttention(DIM, HEADS, original=True))
     with torch.no_grad():

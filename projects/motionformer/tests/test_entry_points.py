@@ -100,3 +100,11 @@ def test_visualize_writes_png(trained_run, synthetic_dataset, tmp_path):
         visualize.main(["--checkpoint", str(trained_run / "checkpoints" / "last.pth"), "--variant",
                         "motionformer_tiny", "--num-classes", "4", "--video", str(video), "--query", "9", "0", "0",
                         "--out", str(tmp_path / "bad.png")])
+
+
+def test_stage2_flags_reach_every_trajectory_layer():
+    parser = build_parser(RECIPE, "train")
+    for flags, expected in (([], False), (["--stage2-recompute", "--stage2-key-fold"], True)):
+        cfg = parser.parse_args(["--variant", "motionformer_tiny", "--num-classes", "4", *flags])
+        layers = [block.attn for block in RECIPE.build_model(cfg, log=lambda _: None).blocks]
+        assert all(layer.stage2_recompute is expected and layer.stage2_key_fold is expected for layer in layers)

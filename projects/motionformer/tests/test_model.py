@@ -37,8 +37,14 @@ def analytic_gflops(model: Motionformer, num_frames: int | None = None, img_size
     else:
         per_block += 4 * tokens * dim * dim + n * dim * dim  # qkv, proj, proj_q
         value_projection = not model.original_traj_attn or reference
-        per_block += n * frames * dim * (2 * dim if value_projection else dim)  # proj_kv on trajectory tokens
-        per_block += 2 * tokens * dim + 2 * n * frames * dim  # CLS row, stage 2
+        if model.stage2_key_fold and not reference:
+            # W_k folded into the queries (n D^2), logits on whole tokens (n h F D), weighted values (n F D)
+            per_block += n * dim * dim + n * model.num_heads * frames * dim + n * frames * dim
+            per_block += n * frames * dim * dim if value_projection else 0  # W_v on the trajectory tokens
+            per_block += 2 * tokens * dim  # CLS row
+        else:
+            per_block += n * frames * dim * (2 * dim if value_projection else dim)  # proj_kv on trajectory tokens
+            per_block += 2 * tokens * dim + 2 * n * frames * dim  # CLS row, stage 2
         if model.approx == "orthoformer":
             landmarks = model.num_landmarks
             per_block += 3 * n * landmarks * dim + n * landmarks * frames * dim + (landmarks - 1) * n * dim
@@ -81,6 +87,9 @@ def test_k600_and_ssv2_heads_match_reference_counts():
     {"attention": "trajectory", "original_traj_attn": False},
     {"attention": "trajectory", "approx": "orthoformer", "num_landmarks": 8},
     {"attention": "trajectory", "attn_backend": "sdpa"},
+    {"attention": "trajectory", "stage2_key_fold": True},
+    {"attention": "trajectory", "stage2_key_fold": True, "original_traj_attn": False},
+    {"attention": "trajectory", "stage2_recompute": True},
 ])
 def test_fvcore_flops_equal_analytic_count(overrides):
     """At reduced size fvcore's count of the forward equals the analytic formula (fvcore rounds each einsum's
