@@ -30,7 +30,7 @@ jester_sfv2_w2             SFV2 2.0  0.1    64     150     14      Jester row 1 
 jester_sf_w2_g3            SF 2, G3  0.01   64     100     14      Jester row 2 (baseline 93.54 only)
 jester_mbv2_w1             MBV2 1.0  0.1    64     100     14      Jester row 3 (baseline 94.59 only)
 jester_ghostnet_w1         Ghost 1   0.1    64     100     14      the Jester GhostNet yaml (README demo row)
-tiny_synthetic             tiny      0.02   8      24      0       not from the paper: generated clips, CI, demo
+tiny_synthetic             tiny      0.02   8      10      0       not from the paper: generated clips, CI, demo
 =========================  ========  =====  =====  ======  ======  ==============================================
 
 Multigrid (long and short cycle, ``multigrid_long`` / ``multigrid_short``) is on where the run behind the row used
@@ -93,7 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                            train_list="annotations/slowfast/train.csv", val_list="annotations/slowfast/val.csv",
                            num_classes=4, num_frames=8, sampling_rate=4, target_fps=None, crop_size=56,
                            scale_size=64, jitter_scales=[64, 72], flip=False,
-                           dropout=0.0, lr=0.02, batch_size=8, epochs=24, warmup_epochs=0, precise_bn_batches=4,
+                           dropout=0.0, lr=0.02, batch_size=8, epochs=10, warmup_epochs=0, precise_bn_batches=4,
                            eval_every=8, num_clips=2, num_crops=3, count_flops=False, lr_policy="cosine",
                            lr_steps=[], lr_factors=[]),
 }

@@ -24,7 +24,7 @@ def trained_run(synthetic_dataset, tmp_path_factory):
 
 def test_train_writes_run_directory(trained_run):
     config = json.loads((trained_run / "config.json").read_text())["config"]
-    assert config["preset"] == "tiny_synthetic" and config["lr"] == 1e-3 and config["label_smoothing"] == 0.2
+    assert config["preset"] == "tiny_synthetic" and config["lr"] == 3e-3 and config["label_smoothing"] == 0.0
     assert (trained_run / "checkpoints" / "last.pth").is_file()
     assert any((trained_run / "tensorboard").iterdir())
     assert "max_steps" in (trained_run / "log.txt").read_text()
