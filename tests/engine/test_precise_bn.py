@@ -86,6 +86,7 @@ def _rank_main(rank: int, port: int, out_dir: str) -> None:
         model = _model()
         update_bn_stats(model, iter(_batches(10 + rank)), num_batches=3)
         torch.save((model[1].running_mean, model[4].running_var), f"{out_dir}/rank{rank}.pt")
+        dist.barrier()  # neither rank tears the group down while the other may still be using its connection
     finally:
         dist.destroy_process_group()
 
