@@ -3,12 +3,12 @@
 #   .whl/   wheels of the packages that machine lacks (PyAV for CPython 3.12 manylinux; pure-Python fvcore, iopath,
 #           yacs, termcolor, tensorboardX), the versions installed here;
 #   .refs/  one reference checkout per project (read for timing only, never committed), exported from the bare
-#           mirrors under MIRRORS (default /work/.mirror, where the session tool `fetch` puts them).
+#           mirrors under MIRRORS (default ../.mirror beside the checkout, where the session tool `fetch` puts them).
 # Then carry both: run(command="bash benchmarks/gpu_suite.sh", carry=[".whl", ".refs"]).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-MIRRORS=${MIRRORS:-/work/.mirror}
+MIRRORS=${MIRRORS:-../.mirror}
 version() { "$PY" -c "import importlib.metadata as m; print(m.version('$1'))"; }
 mkdir -p .whl .refs
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
