@@ -165,11 +165,19 @@ class Recipe:
     # the last top-level module that returns a feature map. Methods the tool offers, the first being the default.
     explain_layers: tuple[str, ...] = ()
     explain_methods: tuple[str, ...] = ("gradcam",)
+    # The attention maps ``attention_maps`` lets the user replace (``common.tools.explain --edit-attention``).
+    attention_edits: tuple[str, ...] = ()
 
     def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
                        ) -> dict[str, torch.Tensor]:
         """The model's own attention for one normalised clip ``inputs`` ``[1, 3, T, H, W]``: ``{name: [T', h, w]}``
-        (per-frame weights as ``[T', 1, 1]``); the tool aligns each to the clip's frames and size. Default: none."""
+        (per-frame weights as ``[T', 1, 1]``, drawn as bars); the tool aligns each to the clip's frames and size.
+        Optional ``logits`` ``[K]``: the prediction of the forward pass the maps come from. Default: none.
+
+        The explain tool's options reach the hook in ``cfg`` where they apply: ``query`` (a query token, frame row
+        column), ``block`` (which block's attention, negative from the end), ``per_head`` (a map per head beside
+        the mean), ``edit_attention`` (``[(name, values)]``: maps named in ``attention_edits`` that replace the
+        model's own in the forward pass; the hook then returns the edited maps and the edited ``logits``)."""
         return {}
 
     def view_dataset(self, cfg: argparse.Namespace, records: Sequence[Any], views: ViewSpec) -> Any:

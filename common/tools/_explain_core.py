@@ -5,7 +5,9 @@ Nothing here knows a project: a project declares its Grad-CAM layers (``Recipe.e
 (``Recipe.attention_maps``) and its test view (``Recipe.view_dataset``) in its recipe (``projects/README.md``).
 
 Maps are ``{name: float [T, H, W]}`` over the ``T`` frames of the clip the model was given, at the clip's size,
-each normalised to [0, 1] over the whole clip (one scale for every frame, so faint frames stay faint). A layer whose
+each normalised to [0, 1] over the whole clip (one scale for every frame, so faint frames stay faint; attention
+maps may keep their raw values instead, ``scale="raw"``), and per-frame weights ``{name: float [T]}`` (attention
+maps of one pixel, ``[T', 1, 1]``, kept raw: they are drawn as bars). A layer whose
 output has ``T' < T`` time steps (a temporal stride, or the slow pathway of SlowFast, which sees the frames
 ``linspace(0, T - 1, T')``) gives each frame the map of the time step whose frame is nearest; a layer that returns
 several tensors (the two pathways of a SlowFast stage) gives one map per tensor, ``NAME[0]``, ``NAME[1]``.
@@ -13,6 +15,7 @@ several tensors (the two pathways of a SlowFast stage) gives one map per tensor,
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -76,6 +79,9 @@ def load_model(recipe: Recipe, argv: Sequence[str], extra_args: Callable[[argpar
 
     cfg, weights = parse_config(recipe, list(argv), "test", extra_args=add_all, prog=prog)
     device = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and device.index is None:  # one GPU per process under torchrun / Slurm
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID", "0")))
+                              % torch.cuda.device_count())
     model = recipe.build_model(cfg, log=lambda message: None)
     load_state_dict_verbose(model, weights, strict=True, source=cfg.checkpoint)
     model.to(device).eval()
@@ -83,16 +89,18 @@ def load_model(recipe: Recipe, argv: Sequence[str], extra_args: Callable[[argpar
     return LoadedModel(recipe, cfg, model, device, names)
 
 
-def read_views(loaded: LoadedModel, video: str | Path, views: ViewSpec, view_indices: Sequence[int] | None = None
-               ) -> torch.Tensor:
-    """uint8 ``[V, 3, T, H, W]``: the project's test views of ``video`` (a file or a frame folder), deterministic.
+def read_views(loaded: LoadedModel, video: str | Path | VideoRecord, views: ViewSpec,
+               view_indices: Sequence[int] | None = None) -> torch.Tensor:
+    """uint8 ``[V, 3, T, H, W]``: the project's test views of ``video`` (a file or a frame folder, or an
+    annotation's record: a segment keeps its frame range), deterministic.
 
     ``view_indices`` picks views (``clip_index * num_crops + crop_index``); None = all of them.
     """
-    path = Path(video)
+    record = video if isinstance(video, VideoRecord) else VideoRecord(str(video), 0, source=str(video))
+    path = Path(record.path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    dataset = loaded.recipe.view_dataset(loaded.cfg, [VideoRecord(str(path), 0, source=str(path))], views)
+    dataset = loaded.recipe.view_dataset(loaded.cfg, [record], views)
     dataset.reader = "frames" if path.is_dir() else "video"
     indices = range(dataset.num_views) if view_indices is None else view_indices
     return torch.stack([dataset[index]["clip"] for index in indices])
@@ -189,15 +197,57 @@ def grad_cam(model: nn.Module, inputs: torch.Tensor, layer: str, target: int | N
     return maps, logits.detach().cpu(), target
 
 
-def attention(loaded: LoadedModel, inputs: torch.Tensor) -> Maps:
-    """The model's own attention (``Recipe.attention_maps``) aligned to the clip, each normalised."""
+@dataclass
+class Attention:
+    """The model's own attention over one clip: ``maps`` (``[T, H, W]`` maps and ``[T]`` weights, see the module),
+    ``logits`` ``[K]`` of the forward pass that gave them (None when the recipe returns none) and ``raw`` (the
+    recipe's maps at the model's resolution and the logits: what ``--edit-attention`` takes back)."""
+
+    maps: Maps
+    raw: dict[str, np.ndarray]
+    logits: torch.Tensor | None
+
+
+def attention(loaded: LoadedModel, inputs: torch.Tensor, scale: str = "clip") -> Attention:
+    """The model's own attention (``Recipe.attention_maps``, which honours the tool's options in ``loaded.cfg``:
+    ``query``, ``block``, ``per_head``, ``edit_attention``) aligned to the clip. Maps are normalised over the clip
+    (``scale="clip"``) or keep their values, clipped to [0, 1] (``"raw"``: sigmoid or softmax maps)."""
+    recipe, cfg = loaded.recipe, loaded.cfg
+    edits = dict(getattr(cfg, "edit_attention", None) or [])
+    if set(edits) - set(recipe.attention_edits):
+        raise SystemExit(f"--edit-attention: projects.{recipe.name} can replace "
+                         f"{', '.join(recipe.attention_edits) or 'no attention map'}, not {', '.join(edits)}")
     with torch.no_grad():
-        raw = loaded.recipe.attention_maps(loaded.cfg, loaded.model, inputs)
+        raw = dict(recipe.attention_maps(cfg, loaded.model, inputs))
+    logits = raw.pop("logits", None)
     if not raw:
-        raise SystemExit(f"projects.{loaded.recipe.name} ({loaded.cfg.variant}) declares no attention maps "
+        raise SystemExit(f"projects.{recipe.name} ({cfg.variant}) declares no attention maps "
                          f"(Recipe.attention_maps); use --method gradcam")
+    if edits and logits is None:
+        raise SystemExit(f"projects.{recipe.name} returned no logits of the edited forward pass")
     frames, size = inputs.shape[2], tuple(inputs.shape[-2:])
-    return {name: normalise(align_to_clip(value.detach().cpu(), frames, size)) for name, value in raw.items()}
+    maps: Maps = {}
+    for name, value in raw.items():
+        value = value.detach().float().cpu()
+        if value.shape[-2:] == (1, 1):  # per-frame weights [T', 1, 1] -> [T]
+            maps[name] = align_to_clip(value, frames, (1, 1))[:, 0, 0].numpy()
+            continue
+        aligned = align_to_clip(value, frames, size)  # [T, H, W]
+        maps[name] = normalise(aligned) if scale == "clip" else aligned.clamp(0, 1).numpy()
+    logits = None if logits is None else logits.detach().float().cpu()
+    arrays = {name: value.detach().cpu().numpy() for name, value in raw.items()}
+    return Attention(maps, arrays if logits is None else {**arrays, "logits": logits.numpy()}, logits)
+
+
+def shard(items: Sequence[Any]) -> list[Any]:
+    """This process's share of ``items`` under torchrun (``RANK``, ``WORLD_SIZE``) or Slurm (``SLURM_PROCID``,
+    ``SLURM_NTASKS``): items ``rank, rank + world, ...``; all of them in a single process. No process group is
+    needed: every process works alone."""
+    rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")))
+    world = int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", "1")))
+    if not 0 <= rank < world:
+        raise SystemExit(f"rank {rank} outside a world of {world} processes")
+    return list(items)[rank::world]
 
 
 def default_layer(recipe: Recipe, model: nn.Module, inputs: torch.Tensor) -> str:

@@ -209,20 +209,26 @@ class MotionformerRecipe(Recipe):
 
     def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
                        ) -> dict[str, torch.Tensor]:
-        """Trajectory attention of the last block for the query patch ``cfg.query`` = (token frame, row, col),
-        default the centre of the middle token frame: ``trajectory`` (stage 1, mean over heads: where the query's
-        trajectory is in each token frame, ``[F, gh, gw]``) and ``frame_weights`` (stage 2, ``[F, 1, 1]``)."""
+        """Trajectory attention of block ``cfg.block`` (default the last) for the query patch ``cfg.query`` =
+        (token frame, row, col), default the centre of the middle token frame: ``trajectory`` (stage 1, mean over
+        heads: where the query's trajectory is in each token frame, ``[F, gh, gw]``), with ``cfg.per_head`` also
+        ``trajectory/head{h}`` per head, and ``frame_weights`` (stage 2, mean over heads, ``[F, 1, 1]``)."""
         if model.attention != "trajectory":
             return {}
-        maps = model.attention_maps(inputs, -1)
+        block = getattr(cfg, "block", -1)
+        if not -model.depth <= block < model.depth:
+            raise RecipeError(f"--block {block}: the model has {model.depth} blocks")
+        maps = model.attention_maps(inputs, block)
         frames, rows, cols = maps["grid"].tolist()
         frame, row, col = getattr(cfg, "query", None) or (frames // 2, rows // 2, cols // 2)
         if not (0 <= frame < frames and 0 <= row < rows and 0 <= col < cols):
             raise RecipeError(f"--query {frame} {row} {col} is outside the token grid ({frames}, {rows}, {cols})")
         token = (frame * rows + row) * cols + col
-        spatial = maps["spatial"][0, :, token].mean(0).reshape(frames, rows, cols)  # [F, gh, gw]
+        heads = maps["spatial"][0, :, token].reshape(-1, frames, rows, cols)  # [h, F, gh, gw]
         temporal = maps["temporal"][0, :, token].mean(0)  # [F]
-        return {"trajectory": spatial, "frame_weights": temporal[:, None, None]}
+        per_head = {f"trajectory/head{h}": head for h, head in enumerate(heads)} if getattr(cfg, "per_head", False) \
+            else {}
+        return {"trajectory": heads.mean(0), **per_head, "frame_weights": temporal[:, None, None]}
 
 
 RECIPE = MotionformerRecipe()

@@ -232,18 +232,27 @@ class STABNRecipe(Recipe):
                                                     labels)
 
     # ------------------------------------------------------------------------------------------------ explain
-    # common.tools.explain: the model's own maps by default (what the paper is about), Grad-CAM of the perception
-    # branch's last stage or of the attention branch on request. explain.py renders the reference's figures.
+    # common.tools.explain (projects/st_abn/explain.py: with the reference's figure style): the model's own maps by
+    # default (what the paper is about), Grad-CAM of the perception branch's last stage or of the attention branch
+    # on request; the temporal attention can be edited (the authors' attention editing).
     explain_methods = ("attention", "gradcam")
     explain_layers = ("layer4", "attention.layers")
+    attention_edits = ("temporal_attention",)
 
     def attention_maps(self, cfg: argparse.Namespace, model: nn.Module, inputs: torch.Tensor
                        ) -> dict[str, torch.Tensor]:
+        """``spatial_attention`` ``[T, h, w]`` (sigmoid), ``temporal_attention`` ``[T, 1, 1]`` and the perception
+        branch's ``logits``; an edited ``temporal_attention`` (T weights) replaces the model's in that branch."""
         if getattr(model, "attention", None) is None:
             return {}
-        outputs = model.forward_with_attention(inputs)
+        edited = dict(getattr(cfg, "edit_attention", None) or []).get("temporal_attention")
+        if edited is not None and edited.size != model.num_frames:
+            raise RecipeError(f"--edit-attention temporal_attention needs {model.num_frames} weights (one per "
+                              f"frame), got {edited.size}")
+        outputs = model.forward_with_attention(inputs, None if edited is None else torch.as_tensor(edited))
         return {"spatial_attention": outputs["spatial_attention"][0, 0],  # [T, h, w]
-                "temporal_attention": outputs["temporal_attention"][0, 0]}  # [T, 1, 1]
+                "temporal_attention": outputs["temporal_attention"][0, 0],  # [T, 1, 1]
+                "logits": outputs["logits"][0]}  # [K]
 
     # ------------------------------------------------------------------------------------------------ test
     def multigrid_capability(self, cfg: argparse.Namespace) -> tuple[bool, bool, str]:

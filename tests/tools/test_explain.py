@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from common.engine.app import parse_config
+from common.engine.recipe import RecipeError
 from common.tools import _explain_core as core
 from common.tools import explain
 from projects import project_names, recipes
@@ -49,14 +50,19 @@ def test_maps_have_the_clip_shape_and_are_deterministic(project, checkpoints, sy
     clip = core.read_views(loaded, video, views, [index])[0]
     assert torch.equal(clip, core.read_views(loaded, video, views, [index])[0])  # the view is not random
     method = loaded.recipe.explain_methods[0]
-    first = explain.explain_clip(loaded, clip, method, None, [None, 1])
-    second = explain.explain_clip(loaded, clip, method, None, [None, 1])
-    assert [target for target, _ in first][1] == 1
+    probabilities, first, _ = explain.explain_clip(loaded, clip, method, None, top_k=2)
+    _, second, _ = explain.explain_clip(loaded, clip, method, None, top_k=2)
+    assert [target for target, _ in first] == probabilities.topk(2).indices.tolist()
+    assert explain.explain_clip(loaded, clip, method, None, class_index=1)[1][0][0] == 1
     for (_, maps), (_, again) in zip(first, second):
         assert maps
         for name, values in maps.items():
-            assert values.shape == tuple(clip.shape[1:]), name  # [T, H, W] of the clip
-            assert values.min() >= 0 and values.max() <= 1 and np.isfinite(values).all()
+            if values.ndim == 1:  # per-frame weights, raw
+                assert values.shape == (clip.shape[1],), name
+            else:
+                assert values.shape == tuple(clip.shape[1:]), name  # [T, H, W] of the clip
+                assert values.min() >= 0 and values.max() <= 1, name
+            assert np.isfinite(values).all()
             np.testing.assert_array_equal(values, again[name])
 
 
@@ -144,38 +150,101 @@ def test_cli_writes_grid_frames_and_h264(checkpoints, synthetic_dataset, tmp_pat
             assert sum(1 for _ in container.decode(stream)) == 8
 
 
-def test_batch_mode_over_a_list_and_the_softmax_gradient(checkpoints, synthetic_dataset, tmp_path):
-    videos = [str(synthetic_dataset.video_path(video.video_id)) for video in synthetic_dataset.split_videos("val")[:2]]
-    (tmp_path / "videos.txt").write_text("\n".join(videos) + "\n")
+def test_batch_mode_shares_the_list_out_between_processes(checkpoints, synthetic_dataset, tmp_path, monkeypatch):
+    """Two processes (RANK / WORLD_SIZE as torchrun sets them) explain videos 0, 2 and 1 of the list, each in the
+    folder named by its video id; a list line's first field is the video (annotation lists work)."""
+    videos = [str(synthetic_dataset.video_path(video.video_id)) for video in synthetic_dataset.split_videos("val")[:3]]
+    (tmp_path / "videos.txt").write_text("".join(f"{video} 8 1\n" for video in videos))
     common = ["--project", "mgma", "--checkpoint", str(checkpoints["mgma"]), "--data-root", str(synthetic_dataset.root),
-              "--device", "cpu", "--class", "2"]
-    summaries = explain.main([*common, "--list", str(tmp_path / "videos.txt"), "--out", str(tmp_path / "batch")])
-    assert [summary["video"] for summary in summaries] == videos
-    assert len(list((tmp_path / "batch").glob("*/summary.json"))) == 2
+              "--device", "cpu", "--class", "2", "--list", str(tmp_path / "videos.txt"), "--out", str(tmp_path / "out")]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    shares = []
+    for rank in ("0", "1"):
+        monkeypatch.setenv("RANK", rank)
+        shares.append([summary["video"] for summary in explain.main(common)])
+    assert shares == [[videos[0], videos[2]], [videos[1]]]
+    assert sorted(path.parent.name for path in (tmp_path / "out").glob("*/summary.json")) == sorted(
+        Path(video).stem for video in videos)
+
+
+def test_the_softmax_gradient_differs_from_the_logit_gradient(checkpoints, synthetic_dataset):
+    video = synthetic_dataset.video_path(synthetic_dataset.split_videos("val")[0].video_id)
     loaded = load("masnet", checkpoints["masnet"], synthetic_dataset.root)  # logits (MGMA's test head: log-probs)
-    clip = core.read_views(loaded, videos[0], loaded.recipe.test_protocol(loaded.cfg), [0])[0]
+    clip = core.read_views(loaded, video, loaded.recipe.test_protocol(loaded.cfg), [0])[0]
     inputs = loaded.recipe.preprocess(loaded.cfg)(clip[None], None, False)[0]
     logit, _, _ = core.grad_cam(loaded.model, inputs, "layer3", 2)
     softmax, _, _ = core.grad_cam(loaded.model, inputs, "layer3", 2, softmax_gradient=True)
     assert not np.allclose(logit["layer3"], softmax["layer3"])  # the softmax also pushes the other classes down
 
 
-def test_attention_maps_of_mgma_motionformer_and_st_abn(checkpoints, synthetic_dataset):
+def first_clip(loaded: core.LoadedModel, synthetic_dataset) -> torch.Tensor:
     video = synthetic_dataset.video_path(synthetic_dataset.split_videos("val")[0].video_id)
+    return core.read_views(loaded, video, loaded.recipe.test_protocol(loaded.cfg), [0])[0]
+
+
+def test_attention_maps_of_mgma_motionformer_and_st_abn(checkpoints, synthetic_dataset):
     for project, query in (("mgma", []), ("motionformer", ["--query", "1", "0", "1"]), ("st_abn", [])):
         loaded = load(project, checkpoints[project], synthetic_dataset.root, *query)
-        views = loaded.recipe.test_protocol(loaded.cfg)
-        clip = core.read_views(loaded, video, views, [0])[0]
-        ((_, maps),) = explain.explain_clip(loaded, clip, "attention", None, [None])
-        assert maps and all(values.shape == tuple(clip.shape[1:]) for values in maps.values())
+        clip = first_clip(loaded, synthetic_dataset)
+        _, ((_, maps),), _ = explain.explain_clip(loaded, clip, "attention", None)
+        assert maps and all(values.shape == (tuple(clip.shape[1:]) if values.ndim == 3 else (clip.shape[1],))
+                            for values in maps.values())
         if project == "motionformer":
-            assert set(maps) == {"trajectory", "frame_weights"}
+            assert set(maps) == {"trajectory", "frame_weights"} and maps["frame_weights"].ndim == 1
         elif project == "st_abn":
             assert set(maps) == {"spatial_attention", "temporal_attention"}
-            assert all(np.ptp(frame) < 1e-5 for frame in maps["temporal_attention"])
+            assert maps["temporal_attention"].ndim == 1 and (0 < maps["temporal_attention"]).all()
         else:
             assert all("/" in name for name in maps)  # unit/kind
     with pytest.raises(SystemExit, match="no attention"):
         loaded = load("masnet", checkpoints["masnet"], synthetic_dataset.root)
-        clip = core.read_views(loaded, video, loaded.recipe.test_protocol(loaded.cfg), [0])[0]
-        explain.explain_clip(loaded, clip, "attention", None, [None])
+        explain.explain_clip(loaded, first_clip(loaded, synthetic_dataset), "attention", None)
+
+
+def test_attention_editing_and_raw_scale(checkpoints, synthetic_dataset, tmp_path):
+    """ST-ABN through the generic hooks: --edit-attention re-runs the model with the given temporal weights (the
+    maps, the raw arrays and the prediction are the edited pass's), from values or a saved attention.npz;
+    --scale raw keeps the sigmoid values of the spatial map."""
+    loaded = load("st_abn", checkpoints["st_abn"], synthetic_dataset.root)
+    clip = first_clip(loaded, synthetic_dataset)
+    frames = clip.shape[1]
+    plain, ((_, maps),), raw = explain.explain_clip(loaded, clip, "attention", None, scale="raw")
+    weights = [1.0, 0.0] * (frames // 2)
+    edited_cfg = load("st_abn", checkpoints["st_abn"], synthetic_dataset.root, "--edit-attention",
+                      "temporal_attention=" + ",".join(map(str, weights)))
+    edited, ((_, edited_maps),), edited_raw = explain.explain_clip(edited_cfg, clip, "attention", None)
+    np.testing.assert_allclose(edited_maps["temporal_attention"], weights)
+    np.testing.assert_allclose(edited_raw["temporal_attention"].reshape(-1), weights)
+    assert not torch.allclose(plain, edited) and not np.allclose(raw["logits"], edited_raw["logits"])
+    np.savez(tmp_path / "attention.npz", **edited_raw)  # a saved attention.npz goes back in
+    again = load("st_abn", checkpoints["st_abn"], synthetic_dataset.root, "--edit-attention",
+                 f"temporal_attention={tmp_path / 'attention.npz'}")
+    assert torch.allclose(explain.explain_clip(again, clip, "attention", None)[0], edited)
+    # raw scale: the sigmoid map resized to the clip, not stretched to [0, 1]
+    inputs = loaded.recipe.preprocess(loaded.cfg)(clip[None], None, False)[0]
+    resized = core.align_to_clip(torch.from_numpy(raw["spatial_attention"]), frames, tuple(clip.shape[-2:]))
+    np.testing.assert_allclose(maps["spatial_attention"], resized.numpy(), atol=1e-6)
+    assert maps["spatial_attention"].max() < 1 and core.attention(loaded, inputs).maps["spatial_attention"].max() == 1
+    for project, edit, error in (("mgma", "x=1", "can replace no attention map"),
+                                 ("st_abn", "spatial_attention=1", "can replace temporal_attention, not")):
+        bad = load(project, checkpoints[project], synthetic_dataset.root, "--edit-attention", edit)
+        with pytest.raises(SystemExit, match=error):
+            explain.explain_clip(bad, first_clip(bad, synthetic_dataset), "attention", None)
+
+
+def test_block_and_per_head_of_a_transformer(checkpoints, synthetic_dataset):
+    """Motionformer's hook honours --block (which block) and --per-head (a map per head; their mean is the
+    trajectory map)."""
+    root = synthetic_dataset.root
+    last = load("motionformer", checkpoints["motionformer"], root)
+    clip = first_clip(last, synthetic_dataset)
+    inputs = last.recipe.preprocess(last.cfg)(clip[None], None, False)[0]
+    heads = load("motionformer", checkpoints["motionformer"], root, "--block", "0", "--per-head")
+    found = core.attention(heads, inputs)
+    count = heads.model.num_heads
+    assert list(found.maps) == ["trajectory", *(f"trajectory/head{h}" for h in range(count)), "frame_weights"]
+    stacked = np.stack([found.raw[f"trajectory/head{h}"] for h in range(count)])
+    np.testing.assert_allclose(stacked.mean(0), found.raw["trajectory"], rtol=1e-5)
+    assert not np.allclose(core.attention(last, inputs).raw["trajectory"], found.raw["trajectory"])  # block 0 != -1
+    with pytest.raises(RecipeError, match="--block 9"):
+        core.attention(load("motionformer", checkpoints["motionformer"], root, "--block", "9"), inputs)

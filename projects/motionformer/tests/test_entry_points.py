@@ -1,6 +1,7 @@
 """main.py (2 steps), test.py (multi-view) and visualize.py on the synthetic dataset with the tiny variant."""
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -87,15 +88,26 @@ def test_epic_dialect_trains_and_tests_two_heads(synthetic_dataset, tmp_path):
 
 
 def test_visualize_writes_png(trained_run, synthetic_dataset, tmp_path):
+    """One grid row per head beside the mean (the default here), each frame under its stage-2 weight bar;
+    --block picks the block whose attention is drawn."""
     video = synthetic_dataset.video_path(synthetic_dataset.split_videos("val")[0].video_id)
-    visualize.main(["--checkpoint", str(trained_run / "checkpoints" / "last.pth"), "--variant", "motionformer_tiny",
-                    "--num-classes", "4", "--video", str(video), "--stride", "2", "--query", "1", "2", "3",
-                    "--out", str(tmp_path / "attention.png")])
+    common = ["--checkpoint", str(trained_run / "checkpoints" / "last.pth"), "--variant", "motionformer_tiny",
+              "--num-classes", "4", "--video", str(video), "--stride", "2", "--query", "1", "2", "3"]
+    visualize.main([*common, "--out", str(tmp_path / "attention.png")])
     from PIL import Image
 
-    with Image.open(tmp_path / "attention.png") as image:
-        assert image.width > 8 * 100 and image.height > 2 * 100  # 8 frames x (trajectory, frame weights)
-    assert (tmp_path / "attention").is_dir()  # the overlays, mp4 and maps of common.tools.explain
+    heads = RECIPE.variant(argparse.Namespace(variant="motionformer_tiny")).arch["num_heads"]
+    rows = ["input", "trajectory", *(f"trajectory/head{h}" for h in range(heads))]
+    with Image.open(tmp_path / "attention.png") as image:  # 32-pixel frames drawn at 160, under a 25-pixel bar
+        assert image.height == 20 + 16 + len(rows) * (25 + 160 + 4) and image.width > 8 * (160 + 4)
+    (explained,) = [path for path in (tmp_path / "attention").iterdir() if path.is_dir()]
+    assert sorted(path.name for path in explained.iterdir() if path.is_dir()) == sorted(
+        [*(row.replace("/", "_") for row in rows), "frame_weights"])
+    visualize.main([*common, "--block", "0", "--no-per-head", "--out", str(tmp_path / "block0.png")])
+    (first,) = [path for path in (tmp_path / "block0").iterdir() if path.is_dir()]
+    with np.load(explained / "maps.npz") as last, np.load(first / "maps.npz") as block0:
+        assert set(block0) == {"trajectory", "frame_weights"}
+        assert not np.allclose(last["trajectory"], block0["trajectory"])
     with pytest.raises(ValueError, match="outside the token grid"):
         visualize.main(["--checkpoint", str(trained_run / "checkpoints" / "last.pth"), "--variant",
                         "motionformer_tiny", "--num-classes", "4", "--video", str(video), "--query", "9", "0", "0",
