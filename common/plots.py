@@ -3,8 +3,7 @@ no global pyplot state, safe in worker threads).
 
 * :func:`save_curves_png` / :func:`save_curve_panels_png`: line plots of training curves (loss, lr, accuracy).
 * :func:`save_confusion_png`: a confusion matrix with class names and a colour bar.
-* :func:`save_heatmap_grid_png`: a grid of attention / CAM maps, optionally blended over video frames.
-* :func:`colormap`: viridis as uint8 RGB, for callers that blend maps into frames themselves (Grad-CAM videos).
+* :func:`colormap`: viridis as uint8 RGB, for callers that blend maps into frames themselves (the explain tools).
 
 Every writer creates the parent directory and returns the path it wrote.
 """
@@ -154,68 +153,3 @@ def save_confusion_png(matrix: np.ndarray, class_names: Sequence[str] | None, pa
     axes.set_title(title)
     return _save(figure, path)
 
-
-def save_heatmap_grid_png(maps: np.ndarray | Sequence[Sequence[np.ndarray]], path: str | Path,
-                          titles: Sequence[str] | None = None, row_titles: Sequence[str] | None = None,
-                          background_frames: np.ndarray | None = None, cell_size: int = 160,
-                          alpha: float = 0.5, title: str = "") -> Path:
-    """A grid of heat maps (attention maps, CAMs), each min-max normalised and drawn with viridis.
-
-    Args:
-        maps: ``[rows, cols, H, W]`` array, or a list of rows of 2-D arrays (sizes may differ).
-        path: output PNG path.
-        titles: one per column (e.g. frame indices), drawn above the first row.
-        row_titles: one per row (e.g. layer or head names), drawn left of each row.
-        background_frames: uint8 RGB frames to blend under the maps, ``[cols, h, w, 3]`` (shared by every row)
-            or ``[rows, cols, h, w, 3]``; maps are stretched (bilinear) over the frame.
-        cell_size: side of each cell in pixels.
-        alpha: heat-map opacity over the background frame.
-        title: figure title.
-    """
-    rows_of_maps = [[np.asarray(m, dtype=np.float64) for m in row] for row in maps]
-    if not rows_of_maps or not rows_of_maps[0]:
-        raise ValueError("save_heatmap_grid_png needs at least one map")
-    num_rows, num_cols = len(rows_of_maps), max(len(row) for row in rows_of_maps)
-    frames = None
-    if background_frames is not None:
-        frames = np.asarray(background_frames)
-        if frames.ndim == 4:
-            frames = np.broadcast_to(frames[None], (num_rows,) + frames.shape)  # [rows, cols, h, w, 3]
-        if frames.ndim != 5 or frames.shape[:2] != (num_rows, num_cols) or frames.shape[-1] != 3:
-            raise ValueError(f"background_frames must be [cols,h,w,3] or [rows,cols,h,w,3] matching the "
-                             f"{num_rows}x{num_cols} maps, got shape {np.asarray(background_frames).shape}")
-    side = cell_size / DPI
-    left = 1.2 if row_titles else 0.1
-    top = (0.4 if title else 0.0) + (0.3 if titles else 0.0)
-    figure = Figure(figsize=(left + num_cols * (side + 0.05) + 0.1, top + num_rows * (side + 0.05) + 0.1), dpi=DPI)
-    if title:
-        figure.suptitle(title)
-    width, height = figure.get_size_inches()
-    for row_index, row in enumerate(rows_of_maps):
-        for column_index in range(num_cols):
-            axes = figure.add_axes((
-                (left + column_index * (side + 0.05)) / width,
-                1 - (top + (row_index + 1) * (side + 0.05)) / height, side / width, side / height))
-            axes.set_xticks([])
-            axes.set_yticks([])
-            if row_index == 0 and titles and column_index < len(titles):
-                axes.set_title(titles[column_index], fontsize=9)
-            if column_index == 0 and row_titles:
-                axes.set_ylabel(row_titles[row_index], rotation=0, ha="right", va="center", fontsize=9)
-            if column_index >= len(row):
-                axes.set_axis_off()
-                continue
-            heat = row[column_index]
-            if heat.ndim != 2:
-                raise ValueError(f"map at row {row_index}, column {column_index} must be 2-D, got {heat.shape}")
-            span = heat.max() - heat.min()
-            normalised = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
-            if frames is None:
-                axes.imshow(normalised, cmap=CMAP, vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="auto")
-                continue
-            frame = np.ascontiguousarray(frames[row_index, column_index]).astype(np.uint8)
-            frame_h, frame_w = frame.shape[:2]
-            axes.imshow(frame, aspect="auto")
-            axes.imshow(normalised, cmap=CMAP, vmin=0.0, vmax=1.0, alpha=alpha, interpolation="bilinear",
-                        extent=(-0.5, frame_w - 0.5, frame_h - 0.5, -0.5), aspect="auto")
-    return _save(figure, path)

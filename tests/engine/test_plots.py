@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.plots import colormap, save_confusion_png, save_curve_panels_png, save_curves_png, save_heatmap_grid_png
+from common.plots import colormap, save_confusion_png, save_curve_panels_png, save_curves_png
 
 
 def _near(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 10) -> int:
@@ -58,17 +58,3 @@ def test_confusion_png_indexes_long_class_names_and_lists_them_in_full(tmp_path,
     flat = " ".join(legend[0].split()) if legend else ""  # the legend's wrapped lines joined again
     assert all(f"{i}: {name}" in flat for i, name in enumerate(names))  # every name in full, none cut
 
-
-def test_heatmap_grid_png(tmp_path):
-    maps = np.random.default_rng(0).random((2, 4, 7, 7))
-    frames = np.zeros((4, 32, 32, 3), dtype=np.uint8)
-    path = save_heatmap_grid_png(maps, tmp_path / "att.png", titles=[f"t={i}" for i in range(4)],
-                                 row_titles=["layer 1", "layer 12"], background_frames=frames, cell_size=64)
-    image = Image.open(path)
-    assert image.width >= 4 * 64 and image.height >= 2 * 64
-    assert np.asarray(image.convert("RGB")).std() > 10  # maps drawn, not a blank canvas
-    ragged = save_heatmap_grid_png([[np.ones((3, 3))], [np.arange(16.0).reshape(4, 4), np.eye(5)]],
-                                   tmp_path / "ragged.png")
-    assert ragged.is_file()
-    with pytest.raises(ValueError, match="background_frames"):
-        save_heatmap_grid_png(maps, tmp_path / "bad.png", background_frames=np.zeros((3, 8, 8, 3)))
