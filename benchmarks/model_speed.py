@@ -31,10 +31,11 @@ from common.engine.metrics import AMP_DTYPES
 from common.engine.model_info import count_flops
 
 COLUMNS = ("project", "variant", "impl", "input", "batch", "device", "amp", "channels_last", "compile",
-           "train_clips/s", "infer_clips/s", "train_peak_MiB", "infer_peak_MiB", "gflops", "train_mfu", "infer_mfu",
-           "max_train_batch", "error")
-SPEED_NOTES = ("Random clips already on the device (no data loading); SGD step with cross-entropy. Peak memory: "
-               "CUDA max allocated; CPU peak resident set size of the whole process (an upper bound).")
+           "train_clips/s", "infer_clips/s", "train_cpu_s", "infer_cpu_s", "train_peak_MiB", "infer_peak_MiB", "gflops",
+           "train_mfu", "infer_mfu", "max_train_batch", "error")
+SPEED_NOTES = ("Random clips already on the device (no data loading); SGD step with cross-entropy. *_cpu_s: CPU "
+               "seconds of this process per step (all its threads), steadier than clips/s on a shared machine. Peak "
+               "memory: CUDA max allocated; CPU peak resident set size of the whole process (an upper bound).")
 
 
 def _reset_peak_memory(device: torch.device) -> None:
@@ -63,17 +64,19 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_loop(step: Callable[[], None], device: torch.device, warmup: int, iters: int) -> tuple[float, float | None]:
-    """Seconds per call after ``warmup`` untimed calls, and the peak memory of the timed calls."""
+def time_loop(step: Callable[[], None], device: torch.device, warmup: int,
+              iters: int) -> tuple[float, float, float | None]:
+    """Wall seconds and process CPU seconds per call after ``warmup`` untimed calls, and the peak memory of the
+    timed calls."""
     for _ in range(warmup):
         step()
     _synchronize(device)
     _reset_peak_memory(device)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(iters):
         step()
     _synchronize(device)
-    return (time.perf_counter() - start) / iters, _peak_memory_mib(device)
+    return (time.perf_counter() - start) / iters, (time.process_time() - cpu_start) / iters, _peak_memory_mib(device)
 
 
 def benchmark_model(model: torch.nn.Module, clip: torch.Tensor, num_classes: int, args: argparse.Namespace,
@@ -104,8 +107,8 @@ def benchmark_model(model: torch.nn.Module, clip: torch.Tensor, num_classes: int
             scaler.step(optimizer)
             scaler.update()
 
-        seconds, peak = time_loop(train_step, device, args.warmup, args.iters)
-        row.update({"train_clips/s": batch / seconds, "train_peak_MiB": peak})
+        seconds, cpu_seconds, peak = time_loop(train_step, device, args.warmup, args.iters)
+        row.update({"train_clips/s": batch / seconds, "train_cpu_s": cpu_seconds, "train_peak_MiB": peak})
 
     if args.mode in ("infer", "both"):
         model.eval()
@@ -114,8 +117,8 @@ def benchmark_model(model: torch.nn.Module, clip: torch.Tensor, num_classes: int
             with torch.inference_mode(), autocast():
                 runner(clip)
 
-        seconds, peak = time_loop(infer_step, device, args.warmup, args.iters)
-        row.update({"infer_clips/s": batch / seconds, "infer_peak_MiB": peak})
+        seconds, cpu_seconds, peak = time_loop(infer_step, device, args.warmup, args.iters)
+        row.update({"infer_clips/s": batch / seconds, "infer_cpu_s": cpu_seconds, "infer_peak_MiB": peak})
     return row
 
 

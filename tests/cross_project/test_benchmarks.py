@@ -100,6 +100,7 @@ def test_model_speed_tiny_mode_on_registered_projects(tmp_path):
     errors = [f"{row['project']}/{row['variant']}: {row['error']}" for row in rows if "error" in row]
     assert status == 0 and not errors, "\n".join(errors)
     assert all(row["train_clips/s"] > 0 and row["infer_clips/s"] > 0 for row in rows)
+    assert all(row["train_cpu_s"] > 0 and row["infer_cpu_s"] > 0 for row in rows), "CPU seconds per step missing"
 
 
 def test_loader_speed_tiny_mode_serves_identical_clips_for_every_kind_and_dialect(tmp_path):
