@@ -110,10 +110,11 @@ class CMDA(nn.Module):
         pooled = F.max_pool3d(fast, (self.alpha, 1, 1), (self.alpha, 1, 1))  # [B, Cf, T/a, H, W]
         gate = pooled.mean((2, 3, 4)).unsqueeze(1)  # [B, 1, Cf]: channels as a 1-D sequence
         gate = torch.sigmoid(self.f2s_eca(gate)).transpose(1, 2)  # [B, Cf, 1]
-        return F.relu(self.f2s_bn(pooled * gate.unsqueeze(-1).unsqueeze(-1)))  # [B, Cf, T/a, H, W]
+        return F.relu(self.f2s_bn(pooled * gate.unsqueeze(-1).unsqueeze(-1)), inplace=True)  # [B, Cf, T/a, H, W]
 
     def slow_to_fast(self, slow: torch.Tensor) -> torch.Tensor:
-        attended = F.relu(self.s2f_bn(self.s2f_attention(self.s2f_reduce(slow))))  # [B, Cs/b, T/a, H, W]
+        attended = self.s2f_bn(self.s2f_attention(self.s2f_reduce(slow)))  # [B, Cs/b, T/a, H, W]
+        attended = F.relu(attended, inplace=True)
         return attended.repeat_interleave(self.alpha, dim=2)  # [B, Cs/b, T, H, W]: nearest upsample in time
 
     def forward(self, pathways: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -134,7 +135,7 @@ class ConvLateral(nn.Module):
 
     def forward(self, pathways: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         slow, fast = pathways
-        return [torch.cat([slow, F.relu(self.bn(self.conv_f2s(fast)))], 1), fast]
+        return [torch.cat([slow, F.relu(self.bn(self.conv_f2s(fast)), inplace=True)], 1), fast]
 
 
 class TwoPathway(nn.Module):
@@ -253,7 +254,7 @@ class ResNetStem(nn.Module):
         self.bn = nn.BatchNorm3d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool3d(F.relu(self.bn(self.conv(x))), (1, 3, 3), (1, 2, 2), (0, 1, 1))
+        return F.max_pool3d(F.relu(self.bn(self.conv(x)), inplace=True), (1, 3, 3), (1, 2, 2), (0, 1, 1))
 
 
 class BottleneckTransform(nn.Module):
@@ -271,8 +272,8 @@ class BottleneckTransform(nn.Module):
         self.c_bn = nn.BatchNorm3d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.a_bn(self.a(x)))
-        x = F.relu(self.b_bn(self.b(x)))
+        x = F.relu(self.a_bn(self.a(x)), inplace=True)
+        x = F.relu(self.b_bn(self.b(x)), inplace=True)
         return self.c_bn(self.c(x))
 
 
@@ -290,7 +291,7 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = self.branch1_bn(self.branch1(x)) if self.has_projection else x
-        return F.relu(shortcut + self.branch2(x))
+        return F.relu(shortcut + self.branch2(x), inplace=True)
 
 
 def _res_stage(in_channels: int, out_channels: int, inner: int, temporal_kernel: int, stride: int,
