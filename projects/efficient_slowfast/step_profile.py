@@ -1,0 +1,133 @@
+"""CPU time of one training step, ours against the reference (``--reference-checkout``, never part of this
+repository), interleaved in one process with the same weights, and the per-operator self CPU time of each.
+
+    python -m projects.efficient_slowfast.step_profile --reference-checkout ~/Efficient-SlowFast --iters 6
+
+A step is forward, cross-entropy, backward and an SGD (momentum 0.9) update on a fixed random clip. Both models start
+from the same weights (the reference's, converted), so they stay equal step after step; the first step's losses
+are printed as a check. Steps alternate between the two implementations (the first one swaps every round) and are
+timed with ``time.process_time``: on a shared machine the wall clock of one process depends on what the others do,
+its CPU time much less. With ``--threads 1`` CPU time is the step's compute. Then one more step of each runs under
+``torch.profiler``, and the operators are listed by self CPU time side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from projects.efficient_slowfast.models import build_model, convert_reference_state_dict
+
+IMPLEMENTATIONS = ("ours", "reference")
+
+
+def build_pair(checkout: Path, variant: str, num_classes: int) -> dict[str, nn.Module]:
+    """Ours and the reference's model of ``variant`` with the reference's initial weights in both."""
+    from projects.efficient_slowfast.reference import build_reference_model
+
+    torch.manual_seed(0)
+    reference = build_reference_model(checkout, variant, num_classes)
+    ours = build_model(variant, num_classes)
+    ours.load_state_dict(convert_reference_state_dict(reference.reference.state_dict(), variant))
+    return {"ours": ours.train(), "reference": reference.train()}
+
+
+def make_step(model: nn.Module, clips: torch.Tensor, labels: torch.Tensor):
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step() -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(clips), labels)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    return step
+
+
+def operator_table(steps: dict[str, Any]) -> dict[str, dict[str, tuple[float, int]]]:
+    """``{impl: {operator: (self CPU ms, calls)}}`` of one profiled step each."""
+    table = {}
+    for impl, step in steps.items():
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step()
+        table[impl] = {event.key: (event.self_cpu_time_total / 1e3, event.count) for event in prof.key_averages()}
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m projects.efficient_slowfast.step_profile",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reference-checkout", type=Path, required=True)
+    parser.add_argument("--variant", default="slowfast_dual_r50")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--size", type=int, default=112)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--num-classes", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--iters", type=int, default=6, help="timed steps per implementation (after one warm-up)")
+    parser.add_argument("--top", type=int, default=25, help="operators listed (by the larger self CPU time)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # SGD momentum on random data decays into denormals, which are slow on CPU
+
+    models = build_pair(args.reference_checkout, args.variant, args.num_classes)
+    clips = torch.randn(args.batch_size, 3, args.frames, args.size, args.size,
+                        generator=torch.Generator().manual_seed(1))  # [B, 3, T, S, S]
+    labels = torch.arange(args.batch_size) % args.num_classes
+    steps = {impl: make_step(model, clips, labels) for impl, model in models.items()}
+    losses = {}
+    for impl, step in steps.items():  # warm-up; the same dropout draws, so the same loss
+        torch.manual_seed(2)
+        losses[impl] = step()
+    print(f"first-step loss: ours {losses['ours']:.6f}, reference {losses['reference']:.6f}")
+
+    cpu: dict[str, list[float]] = {impl: [] for impl in IMPLEMENTATIONS}
+    wall: dict[str, list[float]] = {impl: [] for impl in IMPLEMENTATIONS}
+    for round_ in range(args.iters):
+        for impl in IMPLEMENTATIONS[::1 if round_ % 2 == 0 else -1]:
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
+            steps[impl]()
+            cpu[impl].append(time.process_time() - cpu_start)
+            wall[impl].append(time.perf_counter() - wall_start)
+    summary = {impl: {"cpu_s_median": statistics.median(cpu[impl]), "cpu_s_min": min(cpu[impl]),
+                      "wall_s_median": statistics.median(wall[impl]), "cpu_s": cpu[impl], "wall_s": wall[impl],
+                      "train_clips_per_cpu_s": args.batch_size / statistics.median(cpu[impl])}
+               for impl in IMPLEMENTATIONS}
+    print(f"{args.variant} {args.frames}x{args.size} batch {args.batch_size}, {args.threads} thread(s), "
+          f"{args.iters} interleaved steps each")
+    for impl in IMPLEMENTATIONS:
+        row = summary[impl]
+        print(f"{impl:>9}: CPU s/step median {row['cpu_s_median']:.3f} (min {row['cpu_s_min']:.3f}), "
+              f"wall median {row['wall_s_median']:.3f}, {row['train_clips_per_cpu_s']:.3f} clips per CPU second")
+    ratio = summary["reference"]["cpu_s_median"] / summary["ours"]["cpu_s_median"]
+    print(f"ours is {ratio:.2f}x the reference's training speed (median CPU time)")
+
+    table = operator_table(steps)
+    ours, theirs = table["ours"], table["reference"]
+    names = sorted(set(ours) | set(theirs), key=lambda k: -max(ours.get(k, (0, 0))[0], theirs.get(k, (0, 0))[0]))
+    print(f"\n{'operator (self CPU)':<56} {'ours ms':>9} {'calls':>6} {'ref ms':>9} {'calls':>6}")
+    for name in names[:args.top]:
+        (a, n), (b, m) = ours.get(name, (0.0, 0)), theirs.get(name, (0.0, 0))
+        print(f"{name[:56]:<56} {a:9.1f} {n:6d} {b:9.1f} {m:6d}")
+    totals = {impl: sum(ms for ms, _ in table[impl].values()) for impl in IMPLEMENTATIONS}
+    print(f"{'total':<56} {totals['ours']:9.1f} {'':6} {totals['reference']:9.1f}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"settings": {k: str(v) for k, v in vars(args).items()}, "losses": losses,
+                                        "steps": summary, "speed_ratio": ratio, "operators_ms": table}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
