@@ -203,8 +203,10 @@ def videos(loaded: core.LoadedModel) -> list[VideoRecord]:
         root = getattr(cfg, "data_root", ".")
         paths = [line if Path(_existing(line, root)).exists() else line.split()[0] for line in lines]
         records = [VideoRecord(_existing(path, root), 0, source=path) for path in paths]
-    else:
+    elif getattr(cfg, "val_list", None):
         records = list(loaded.recipe.dataset(cfg, "test", ViewSpec(1, 1)).records)
+    else:
+        raise SystemExit("nothing to explain: give --video, --list or --val-list")
     return records[:cfg.limit]
 
 

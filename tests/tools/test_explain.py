@@ -141,6 +141,8 @@ def test_cli_writes_grid_frames_and_h264(checkpoints, synthetic_dataset, tmp_pat
                                str(synthetic_dataset.root), "--device", "cpu", "--video", str(video), "--top-k", "2",
                                "--out", str(tmp_path)])
     assert len(summary["explained"]) == 2 and (tmp_path / "summary.json").is_file()
+    with pytest.raises(SystemExit, match="give --video, --list or --val-list"):
+        explain.main(["--project", "masnet", "--checkpoint", str(checkpoints["masnet"]), "--val-list", ""])
     for entry in summary["explained"].values():
         assert Path(entry["grid"]).stat().st_size > 0
         assert len(list(Path(entry["frames"]).glob("frame_*.png"))) == 8
