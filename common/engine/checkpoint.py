@@ -295,15 +295,20 @@ class CheckpointManager:
     def best_path(self) -> Path:
         return self.directory / "best.pth"
 
+    def is_snapshot_epoch(self, epoch_finished: int | None) -> bool:
+        """Whether saving after ``epoch_finished`` (1-based count of finished epochs; None: mid-epoch) also keeps
+        ``epoch_XXXX.pth``: a multiple of ``save_every``. The same answer on every process."""
+        return epoch_finished is not None and self.save_every > 0 and epoch_finished % self.save_every == 0
+
     def save(self, state: dict[str, Any], epoch_finished: int | None = None, is_best: bool = False) -> None:
         """Write ``state`` to ``last.pth``; also to ``best.pth`` when ``is_best`` and to ``epoch_XXXX.pth`` when
-        ``epoch_finished`` (1-based count of finished epochs) is a multiple of ``save_every``."""
+        :meth:`is_snapshot_epoch`."""
         if not self.is_main:
             return
         atomic_save(state, self.last_path)
         if is_best:
             atomic_save(state, self.best_path)
-        if epoch_finished is not None and self.save_every > 0 and epoch_finished % self.save_every == 0:
+        if self.is_snapshot_epoch(epoch_finished):
             atomic_save(state, self.directory / f"epoch_{epoch_finished:04d}.pth")
 
     def candidates(self) -> list[Path]:

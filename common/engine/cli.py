@@ -85,8 +85,8 @@ def add_engine_args(parser: argparse.ArgumentParser, aliases: Aliases | None = N
     add("--max-steps", type=int, default=None, help="stop after N optimiser steps in all (smoke runs)")
     add("--no-progress", action="store_true", help="disable the tqdm progress bar")
     add("--precise-bn-batches", type=int, default=0,
-        help="before each evaluation (and its checkpoint) recompute BN statistics on N training batches, "
-             "PySlowFast's precise BN (0: off)")
+        help="before each evaluation and each --save-every snapshot (once per epoch) recompute BN statistics on "
+             "N training batches, PySlowFast's precise BN (0: off)")
     return parser
 
 

@@ -221,7 +221,8 @@ class Trainer:
                 is_best = False
                 evaluation_point = last_epoch or (self.multigrid.is_eval_epoch(self.epoch, config.eval_every)
                                                   if self.multigrid else epoch_finished % config.eval_every == 0)
-                if evaluation_point and getattr(config, "precise_bn_batches", 0) > 0:
+                snapshot_point = status == "epoch_done" and self.checkpoints.is_snapshot_epoch(epoch_finished)
+                if (evaluation_point or snapshot_point) and getattr(config, "precise_bn_batches", 0) > 0:
                     self._precise_bn()
                 if self.val_loader is not None and evaluation_point:
                     is_best = self._validate()
@@ -242,9 +243,10 @@ class Trainer:
                            exit_status(status, self.signals.signum))
 
     def _precise_bn(self) -> None:
-        """PySlowFast's precise BN (``--precise-bn-batches N``): before each evaluation point, and so before its
-        checkpoint, replace the BN running statistics by their average over N training batches (this epoch's
-        order, no mixup), averaged across processes (:mod:`common.engine.precise_bn`)."""
+        """PySlowFast's precise BN (``--precise-bn-batches N``): once at the end of each epoch that is an
+        evaluation point or keeps an ``epoch_XXXX.pth`` snapshot (``--save-every``, PySlowFast's checkpoint
+        period), before both, replace the BN running statistics by their average over N training batches (this
+        epoch's order, no mixup), averaged across processes (:mod:`common.engine.precise_bn`)."""
         set_loader_epoch(self.train_loader, self.epoch, self.config.seed)
         # Multigrid: precise statistics of the plain BN layers, then split again (PySlowFast: of the split BNs).
         plain = self.multigrid.plain_batchnorm(self.model) if self.multigrid else contextlib.nullcontext()

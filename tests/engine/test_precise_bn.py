@@ -110,12 +110,11 @@ def test_two_gloo_ranks_end_with_the_averaged_statistics(tmp_path) -> None:
         torch.testing.assert_close(rank_var, var, rtol=1e-5, atol=1e-6)
 
 
-def test_trainer_recomputes_statistics_before_each_evaluation(tmp_path) -> None:
-    import copy
+def _tiny_trainer(tmp_path, **config_values):
+    """A Trainer of tiny_job's BN net on 24 generated clips (batch 4), and its loader, preprocess and config."""
     import importlib.util
     from pathlib import Path
 
-    from common.data.loader import set_loader_epoch
     from common.engine.cli import engine_defaults
     from common.engine.param_groups import no_decay_param_groups
     from common.engine.schedules import LRSchedule, constant
@@ -124,8 +123,8 @@ def test_trainer_recomputes_statistics_before_each_evaluation(tmp_path) -> None:
     spec = importlib.util.spec_from_file_location("tiny_job", Path(__file__).with_name("tiny_job.py"))
     tiny_job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tiny_job)
-    config = engine_defaults(output_dir=str(tmp_path), epochs=2, batch_size=4, workers=0, seed=3, no_progress=True,
-                             eval_every=2, precise_bn_batches=2)
+    config = engine_defaults(output_dir=str(tmp_path), batch_size=4, workers=0, seed=3, no_progress=True,
+                             **config_values)
     torch.manual_seed(0)
     model = tiny_job.TinyNet(batch_norm=True)
     loader = tiny_job.make_loader(tiny_job.TinyClips(24, seed=1), 4, train=True, seed=config.seed)
@@ -133,6 +132,16 @@ def test_trainer_recomputes_statistics_before_each_evaluation(tmp_path) -> None:
     trainer = Trainer(model, torch.optim.SGD(no_decay_param_groups(model, 0.0), lr=0.1), LRSchedule(constant(0.1), 0.1),
                       nn.functional.cross_entropy, loader, config, preprocess=preprocess)
     trainer.logger.echo = False
+    trainer.logger.save_curves = lambda: None  # the per-epoch PNG takes 98% of these runs' time
+    return trainer, loader, preprocess, config
+
+
+def test_trainer_recomputes_statistics_before_each_evaluation(tmp_path) -> None:
+    import copy
+
+    from common.data.loader import set_loader_epoch
+
+    trainer, loader, preprocess, config = _tiny_trainer(tmp_path, epochs=2, eval_every=2, precise_bn_batches=2)
     trainer.fit()
     expected = copy.deepcopy(trainer.model)
     set_loader_epoch(loader, 1, config.seed)  # the last epoch's order: its first 2 batches
@@ -141,3 +150,34 @@ def test_trainer_recomputes_statistics_before_each_evaluation(tmp_path) -> None:
     torch.testing.assert_close(trainer.model.norm.running_var, expected.norm.running_var)
     log = (tmp_path / "log.txt").read_text()
     assert log.count("precise BN: running statistics recomputed on 2 training batches") == 1  # epoch 2 only
+
+
+def test_trainer_recomputes_statistics_before_each_snapshot_and_evaluation_once_per_epoch(tmp_path,
+                                                                                         monkeypatch) -> None:
+    """PySlowFast: precise BN before each checkpoint (``--save-every`` snapshot) and each evaluation, once for an
+    epoch that is both (epoch 4: the last, so an evaluation point, and a snapshot); not at other epochs (1)."""
+    from common.engine.checkpoint import CheckpointManager
+    from common.engine.trainer import Trainer
+
+    events: list[tuple[str, int | None]] = []
+    recompute, save = Trainer._precise_bn, CheckpointManager.save
+
+    def counted_recompute(self) -> None:
+        events.append(("precise_bn", self.epoch + 1))  # the epoch in progress, 1-based
+        recompute(self)
+
+    def recorded_save(self, state, epoch_finished=None, is_best=False) -> None:
+        events.append(("snapshot" if self.is_snapshot_epoch(epoch_finished) else "save", epoch_finished))
+        save(self, state, epoch_finished, is_best)
+
+    monkeypatch.setattr(Trainer, "_precise_bn", counted_recompute)
+    monkeypatch.setattr(CheckpointManager, "save", recorded_save)
+    trainer, *_ = _tiny_trainer(tmp_path, epochs=4, eval_every=3, save_every=2, precise_bn_batches=1)
+    trainer.fit()
+    assert [epoch for kind, epoch in events if kind == "precise_bn"] == [2, 3, 4]
+    snapshots = [epoch for kind, epoch in events if kind == "snapshot"]
+    assert snapshots == [2, 4] and [epoch for kind, epoch in events if kind == "save"] == [1, 3]
+    for epoch in snapshots:  # the recomputation of that epoch comes right before its checkpoint
+        assert events[events.index(("snapshot", epoch)) - 1] == ("precise_bn", epoch)
+    assert sorted(path.name for path in (tmp_path / "checkpoints").glob("epoch_*.pth")) == [
+        f"epoch_{epoch:04d}.pth" for epoch in snapshots]
