@@ -6,8 +6,9 @@ default below; explicit flags win. Keys are argparse destinations of the shared 
 Solver values are the fork's yaml (``configs/{Kinetics,Jester}/SLOWFAST_*_8x8_R50_stepwise_multigrid.yaml``) with
 the overrides of the run script behind each README row (``wdf_all_run_scripts/*.sh``): SGD, momentum 0.9, Nesterov,
 weight decay 1e-4 (none on BN parameters), ``steps_with_relative_lrs`` with relative lrs 1, 0.1, 0.01, ... at the
-yaml's STEPS, a linear warm-up from 0.01 to the lr the schedule has at the warm-up's end, precise BN on 200 batches,
-10 x 3 test views summed. The batch is the run script's global batch (``--auto-scale-lr`` keeps lr / batch).
+yaml's STEPS, a linear warm-up from 0.01 to the lr the schedule has at the warm-up's end, precise BN on 200 batches
+before every checkpoint (``save_every=1``: an ``epoch_XXXX.pth`` per epoch, as the fork's CHECKPOINT_PERIOD 1) and
+evaluation, 10 x 3 test views summed. The batch is the run script's global batch (``--auto-scale-lr`` keeps lr / batch).
 
 Schedule facts worth knowing (quirk Q5): a warm-up goes to the schedule's lr *at its end*, so
 
@@ -56,12 +57,13 @@ _COMMON: dict[str, Any] = dict(
     eval_every=10, num_clips=10, num_crops=3, test_batch_size=64, alpha=4, beta_inv=8, count_flops=True,
     timestamp_trim=True,
 )
+# save_every=1: the fork's CHECKPOINT_PERIOD, a checkpoint and so a precise-BN recomputation after every epoch.
 _KINETICS = dict(_COMMON, dataset="kinetics", num_classes=400, flip=True, target_fps=30.0, dropout=0.5,
-                 num_frames=16, crop_size=112, scale_size=112, jitter_scales=[125, 160])
+                 num_frames=16, crop_size=112, scale_size=112, jitter_scales=[125, 160], save_every=1)
 _MULTIGRID = dict(multigrid_long=True, multigrid_short=True)
 _JESTER = dict(_COMMON, dataset="jester", num_classes=27, flip=False, target_fps=12.0, dropout=0.2, num_frames=16,
                crop_size=112, scale_size=112, jitter_scales=[125, 160], colour_jitter=True, batch_size=64,
-               warmup_epochs=14, **_steps(0, 30, 50, 70, 90, 95))
+               warmup_epochs=14, save_every=1, **_steps(0, 30, 50, 70, 90, 95))
 _SFV2 = dict(_KINETICS, variant="slowfast_shufflenetv2", lr=0.01, batch_size=256, epochs=100, warmup_epochs=14,
              **_steps(0, 30, 50, 70, 90, 95))
 _SF = dict(_KINETICS, variant="slowfast_shufflenet", lr=0.01, batch_size=256, warmup_epochs=34,
@@ -94,6 +96,6 @@ PRESETS: dict[str, dict[str, Any]] = {
                            num_classes=4, num_frames=8, sampling_rate=4, target_fps=None, crop_size=56,
                            scale_size=64, jitter_scales=[64, 72], flip=False,
                            dropout=0.0, lr=0.02, batch_size=8, epochs=10, warmup_epochs=0, precise_bn_batches=4,
-                           eval_every=8, num_clips=2, num_crops=3, count_flops=False, lr_policy="cosine",
+                           eval_every=8, save_every=0, num_clips=2, num_crops=3, count_flops=False, lr_policy="cosine",
                            lr_steps=[], lr_factors=[]),
 }
