@@ -1,8 +1,12 @@
-"""Run logging: TensorBoard scalars (tensorboardX), a plain-text log, and a curves PNG at the end.
+"""Run logging: TensorBoard scalars (tensorboardX), a plain-text log, and a curves PNG refreshed during the run.
 
 Only the main process writes; on the other ranks every method is a no-op, so callers never branch on the rank.
 Scalars are also kept in memory (``history``) so the trainer can checkpoint them and the curves PNG of a resumed
 run covers the whole run.
+
+``refresh_curves`` redraws ``curves.png`` after an epoch unless drawing would take more than
+``CURVES_TIME_SHARE`` of the run: matplotlib needs about a second per draw, so a paper run (epochs of minutes)
+gets a fresh PNG every epoch while a tiny run of 3-second epochs gets one every few epochs (and always at the end).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ PANEL_OF_TAG = {"train/loss": "loss", "val/loss": "loss", "train/lr": "learning 
                 "train/top1": "top-1 (%)", "val/top1": "top-1 (%)", "train/top5": "top-5 (%)", "val/top5": "top-5 (%)",
                 "train/data_time": "time per step (s)", "train/step_time": "time per step (s)",
                 "train/clips_per_second": "throughput (clips/s)", "train/gpu_memory_gib": "GPU memory (GiB)"}
+CURVES_TIME_SHARE = 0.1  # the most of a run's wall time that mid-run redraws of curves.png may take
 
 
 def tensorboard_hint() -> str:
@@ -46,6 +51,7 @@ class RunLogger:
         self.history: dict[str, list[tuple[float, float]]] = {}
         self._writer = None
         self._text = None
+        self._curves_drawn: tuple[float, float] | None = None  # (when the last redraw ended, how long it took)
         if is_main:
             from tensorboardX import SummaryWriter
 
@@ -92,6 +98,18 @@ class RunLogger:
         path = Path(path) if path is not None else self.output_dir / "curves.png"
         return save_curve_panels_png(panels, path, title=title or self.output_dir.name, xlabel="optimiser step",
                                      log_y=("learning rate",))
+
+    def refresh_curves(self) -> Path | None:
+        """Redraw ``curves.png`` mid-run, unless less than ``draw time / CURVES_TIME_SHARE`` passed since the last
+        redraw (the first call always draws)."""
+        now = time.monotonic()
+        if self._curves_drawn is not None:
+            ended, took = self._curves_drawn
+            if now - ended < took / CURVES_TIME_SHARE:
+                return None
+        path = self.save_curves()
+        self._curves_drawn = (time.monotonic(), time.monotonic() - now)
+        return path
 
     def close(self) -> None:
         if self._writer is not None:

@@ -230,7 +230,7 @@ class Trainer:
                     self.epoch, self.batches_done = epoch_finished, 0
                 self.save_checkpoint(is_best=is_best, epoch_finished=epoch_finished if status == "epoch_done"
                                      else None)
-                self.logger.save_curves()  # each epoch, so a long run can be watched
+                self.logger.refresh_curves()  # each epoch of a real run, so it can be watched
                 if status == "max_steps":
                     self.logger.info(f"--max-steps {config.max_steps} reached")
                     break

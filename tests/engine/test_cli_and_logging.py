@@ -61,6 +61,30 @@ def test_run_logger_files_and_history(tmp_path):
     assert not (tmp_path / "other").exists()  # non-main ranks write nothing
 
 
+def test_refresh_curves_keeps_mid_run_redraws_under_their_time_share(tmp_path, monkeypatch):
+    from common.engine import logging as run_logging
+    clock = [100.0]
+    drawn = []
+
+    def draw(*_):  # a redraw that takes 1 s of the fake clock
+        drawn.append(clock[0])
+        clock[0] += 1.0
+
+    monkeypatch.setattr(run_logging.time, "monotonic", lambda: clock[0])
+    logger = RunLogger(tmp_path, is_main=False)
+    logger.save_curves = draw
+    for _ in range(12):  # epochs of 2 s: with a 0.1 share, a redraw at most every 10 s after the last one ended
+        logger.refresh_curves()
+        clock[0] += 2.0
+    assert drawn == [100.0, 111.0, 122.0]  # each 10 s after the previous draw ended (at 101, then 112)
+    monkeypatch.setattr(run_logging, "CURVES_TIME_SHARE", 1.0)  # epochs longer than a draw: every epoch
+    drawn.clear()
+    for _ in range(3):
+        logger.refresh_curves()
+        clock[0] += 2.0
+    assert len(drawn) == 3
+
+
 def test_tensorboard_hint_names_the_install_command_only_when_the_viewer_is_missing(monkeypatch):
     import importlib.util
 

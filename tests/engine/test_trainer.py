@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from common.distributed import seed_everything
+from common.engine import logging as run_logging
 from common.engine.checkpoint import load_checkpoint
 from common.engine.cli import engine_defaults
 from common.engine.trainer import NonFiniteLossError
@@ -139,7 +140,8 @@ def test_gradient_accumulation_matches_larger_batch(tmp_path):
         torch.testing.assert_close(small.model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
 
 
-def test_log_has_iteration_lines_with_eta_and_curves_each_epoch(tmp_path):
+def test_log_has_iteration_lines_with_eta_and_curves_each_epoch(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_logging, "CURVES_TIME_SHARE", 1e9)  # epochs as long as a real run's, relative to a draw
     config = _config(tmp_path, "logged", epochs=2, log_every=3)
     curves_after = []
     trainer = tiny_job.build_trainer(config)
