@@ -23,12 +23,6 @@ CHANCE_TOP1 = 50.0
 # 2 classes x 40 videos, 30 % held out: 56 training and 24 validation videos of 16 frames at 64 x 64.
 DATA = dict(num_classes=2, videos_per_class=40, num_frames=16, height=64, width=64, fps=25, gop=16,
             formats=("mp4", "frames"), val_fraction=0.3, seed=0)
-# Known not to learn within the budget (tell the project's owner; remove the entry when it passes).
-XFAIL: dict[str, str] = {
-    "efficient_slowfast": "slowfast_tiny (ShuffleNetV2 W0.25, batch 8, BN) stays near chance on the direction set: "
-                          "24 epochs at lr 0.02 (63 s of CPU) reach 54% top-1 (best epoch 67%); 10 epochs at sampling "
-                          "rate 2 and lr 0.02 / 0.05 reach 42% / 38%",
-}
 
 
 @pytest.fixture(scope="session")
@@ -37,16 +31,8 @@ def direction_dataset(tmp_path_factory: pytest.TempPathFactory) -> SyntheticData
     return make_synthetic_dataset(tmp_path_factory.mktemp("direction"), **DATA)
 
 
-def _cases() -> list:
-    cases = []
-    for project in implemented_projects():
-        marks = [pytest.mark.xfail(strict=True, reason=XFAIL[project])] if project in XFAIL else []
-        cases.append(pytest.param(project, marks=marks, id=project))
-    return cases
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("project", _cases())
+@pytest.mark.parametrize("project", implemented_projects())
 def test_tiny_recipe_learns_the_direction_of_motion(project: str, direction_dataset: SyntheticDataset,
                                                     tmp_path) -> None:
     main = importlib.import_module(f"projects.{project}.main")
