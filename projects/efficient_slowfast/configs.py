@@ -97,7 +97,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                            train_list="annotations/slowfast/train.csv", val_list="annotations/slowfast/val.csv",
                            num_classes=4, num_frames=8, sampling_rate=2, alpha=2, beta_inv=2, target_fps=None,
                            crop_size=56, scale_size=64, jitter_scales=[64, 72], flip=False,
-                           dropout=0.0, lr=0.02, batch_size=8, epochs=20, warmup_epochs=2, precise_bn_batches=4,
+                           dropout=0.0, lr=0.02, batch_size=8, epochs=20, warmup_epochs=2, precise_bn_batches=200,
                            eval_every=8, save_every=0, num_clips=2, num_crops=3, count_flops=False, lr_policy="cosine",
                            lr_steps=[], lr_factors=[]),
 }
