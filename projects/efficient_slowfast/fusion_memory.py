@@ -77,13 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--reference-checkout", type=Path, default=None)
+    parser.add_argument("--impls", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS),
+                        help="the implementations measured (the reference only with --reference-checkout)")
     parser.add_argument("--one", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.one:
         print(json.dumps(measure(args.one, args)))
         return 0
-    impls = IMPLEMENTATIONS if args.reference_checkout else IMPLEMENTATIONS[:2]
+    impls = [impl for impl in args.impls if args.reference_checkout or impl != "reference"]
     rows = []
     for impl in impls:
         child = [sys.executable, "-m", "projects.efficient_slowfast.fusion_memory", "--one", impl,
