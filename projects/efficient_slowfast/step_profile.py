@@ -9,12 +9,18 @@ are printed as a check. Steps alternate between the two implementations (the fir
 timed with ``time.process_time``: on a shared machine the wall clock of one process depends on what the others do,
 its CPU time much less. With ``--threads 1`` CPU time is the step's compute. Then one more step of each runs under
 ``torch.profiler``, and the operators are listed by self CPU time side by side.
+
+With ``--memory`` it measures instead the peak memory of one training step of each implementation, each in a fresh
+process: the growth of the process's maximum resident set over its resident set just before the step (models,
+weights and the clip already in memory).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -64,6 +70,52 @@ def operator_table(steps: dict[str, Any]) -> dict[str, dict[str, tuple[float, in
     return table
 
 
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def step_memory(impl: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One training step of ``impl`` in this process: peak MiB over the resident set before it, seconds, loss."""
+    model = build_pair(args.reference_checkout, args.variant, args.num_classes)[impl]
+    clips = torch.randn(args.batch_size, 3, args.frames, args.size, args.size,
+                        generator=torch.Generator().manual_seed(1))  # [B, 3, T, S, S]
+    step = make_step(model, clips, torch.arange(args.batch_size) % args.num_classes)
+    torch.manual_seed(2)
+    before = _rss_bytes()
+    start = time.perf_counter()
+    loss = step()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    return {"impl": impl, "step_peak_MiB": (peak - before) / 2**20, "process_peak_MiB": peak / 2**20,
+            "seconds": seconds, "loss": loss}
+
+
+def memory_main(args: argparse.Namespace) -> int:
+    """``--memory``: each implementation's training step in a child process, one after the other."""
+    settings = ("reference_checkout", "variant", "frames", "size", "batch_size", "num_classes", "threads")
+    child = [sys.executable, "-m", "projects.efficient_slowfast.step_profile"]
+    for name in settings:
+        child += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    rows = []
+    for impl in IMPLEMENTATIONS:
+        result = subprocess.run([*child, "--one", impl], capture_output=True, text=True)
+        if result.returncode:
+            rows.append({"impl": impl, "error": f"exit {result.returncode}: {result.stderr.strip()[-300:]}"})
+        else:
+            rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    if all("error" not in row for row in rows):
+        ratio = rows[1]["step_peak_MiB"] / rows[0]["step_peak_MiB"]
+        print(f"{args.variant} {args.frames}x{args.size} batch {args.batch_size}, fp32, one training step: reference "
+              f"peak / ours = {ratio:.2f}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"settings": {k: str(v) for k, v in vars(args).items()}, "steps": rows},
+                                       indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m projects.efficient_slowfast.step_profile",
                                      description=__doc__.split("\n\n")[0])
@@ -77,9 +129,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=6, help="timed steps per implementation (after one warm-up)")
     parser.add_argument("--top", type=int, default=25, help="operators listed (by the larger self CPU time)")
     parser.add_argument("--out", type=Path, default=None, help="also write the numbers to this JSON file")
+    parser.add_argument("--memory", action="store_true",
+                        help="peak memory of one training step of each implementation (fresh processes) instead")
+    parser.add_argument("--one", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)  # the --memory child process
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # SGD momentum on random data decays into denormals, which are slow on CPU
+    if args.one:
+        print(json.dumps(step_memory(args.one, args)))
+        return 0
+    if args.memory:
+        return memory_main(args)
 
     models = build_pair(args.reference_checkout, args.variant, args.num_classes)
     clips = torch.randn(args.batch_size, 3, args.frames, args.size, args.size,
