@@ -1,5 +1,8 @@
 """Build the reference models from a local checkout of weidafeng/Efficient-SlowFast, for parity, speed and memory
-measurements only.
+measurements only; run as a module it measures the agreement of ours with the reference:
+
+    python -m projects.efficient_slowfast.reference --reference-checkout ~/Efficient-SlowFast \
+        --variant slowfast_dual_r50 --frames 32 --size 224 --batch-size 1
 
 Never imported by tests or by the rest of the project: the reference code is not part of this repository. Point
 ``checkout`` at a clone of https://github.com/weidafeng/Efficient-SlowFast (its root, or its ``SlowFast/``
@@ -8,18 +11,23 @@ that are not installed are replaced by empty stand-ins, which the model classes 
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
+import gc
 import importlib
 import io
 import json
+import resource
 import sys
+import time
 import types
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from projects.efficient_slowfast.models import VARIANTS, slow_frame_indices
+from projects.efficient_slowfast.models import (VARIANTS, build_model, convert_reference_state_dict,
+                                               slow_frame_indices)
 
 _CLASSES = {  # our variant -> (yaml token of configs/Kinetics/SLOWFAST_<token>_8x8_R50_stepwise_multigrid.yaml, class)
     "slowfast_dual_r50": ("DUAL", "SlowFastDualAttention"),
@@ -108,3 +116,115 @@ def build_reference_model(checkout: Path, variant: str, num_classes: int | None 
         builders = importlib.import_module(f"slowfast.models.{module_name}")
         model = getattr(builders, class_name)(cfg)
     return ReferenceWrapper(model, cfg.SLOWFAST.ALPHA)
+
+
+def randomise_(model: nn.Module, seed: int = 0) -> None:
+    """Random BN statistics and affine parameters, attention ``gamma``, ECA and classifier weights and conv biases,
+    so that no part of the model is an identity or zero at initialisation and every converted name is exercised."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+                if module.weight is not None:
+                    module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+                    module.bias.copy_(torch.randn(n, generator=gen) * 0.1)
+            if isinstance(getattr(module, "gamma", None), nn.Parameter):
+                module.gamma.copy_(torch.randn(module.gamma.shape, generator=gen) * 0.5 + 1.0)
+            if isinstance(module, nn.Conv1d):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=gen))
+            if isinstance(module, nn.Linear):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=gen) * 0.05)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
+            if isinstance(module, nn.Conv3d) and module.bias is not None:
+                module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
+
+
+def _outputs(model: nn.Module, clips: torch.Tensor, mode: str) -> torch.Tensor:
+    """One no-grad forward in ``mode`` ("eval", or "train": batch statistics, dropout off)."""
+    model.train(mode == "train")
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.eval()
+    with torch.no_grad():
+        return model(clips)
+
+
+def _max_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kilobytes on Linux
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m projects.efficient_slowfast.reference",
+                                     description="Largest relative difference of ours against the reference, with the "
+                                                 "same (randomised) weights; one model in memory at a time.")
+    parser.add_argument("--reference-checkout", type=Path, required=True)
+    parser.add_argument("--variant", default="slowfast_dual_r50")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--size", type=int, default=112)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--num-classes", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--attn-backend", default="sdpa", help="ours: sdpa or math")
+    parser.add_argument("--modes", nargs="+", default=["eval", "train"], choices=["eval", "train"])
+    parser.add_argument("--alone", action="store_true", help="also ours on each clip alone against the batch (eval)")
+    parser.add_argument("--max-attention-gib", type=float, default=12.0,
+                        help="skip the reference if its largest fusion's two N x N matrices (the attention's "
+                             "product and softmax, fp32) would exceed this")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    positions = args.frames // 4 * (args.size // 4) ** 2  # slow positions of the first fusion (dual R50: s1_fuse)
+    attention_gib = 2 * args.batch_size * positions ** 2 * 4 / 2**30
+    print(f"{args.variant} {args.frames}x{args.size} batch {args.batch_size}: reference N = {positions}, two N x N "
+          f"matrices {attention_gib:.1f} GiB", flush=True)
+    if attention_gib > args.max_attention_gib:
+        print(f"reference skipped: {attention_gib:.1f} GiB > --max-attention-gib {args.max_attention_gib}")
+        return 1
+    clips = torch.randn(args.batch_size, 3, args.frames, args.size, args.size,
+                        generator=torch.Generator().manual_seed(1))  # [B, 3, T, S, S]
+    reference = build_reference_model(args.reference_checkout, args.variant, args.num_classes)
+    randomise_(reference.reference)
+    state = {k: v.clone() for k, v in reference.reference.state_dict().items()}  # before train mode moves BN stats
+    logits: dict[str, torch.Tensor] = {}
+    linear = [m for m in reference.modules() if isinstance(m, nn.Linear)][-1]
+    linear.register_forward_hook(lambda module, inputs, out: logits.__setitem__("last", out.detach().flatten(1)))
+    theirs = {}
+    for mode in args.modes:
+        start = time.perf_counter()
+        activation = _outputs(reference, clips, mode)
+        theirs[mode] = (logits["last"].clone(), activation)
+        print(f"reference {mode}: {time.perf_counter() - start:.0f} s, max RSS {_max_rss_gib():.2f} GiB", flush=True)
+    del reference, linear
+    gc.collect()
+    ours = build_model(args.variant, args.num_classes, attn_backend=args.attn_backend)
+    ours.load_state_dict(convert_reference_state_dict(state, args.variant), strict=True)
+    del state
+    results = {}
+    for mode in args.modes:
+        start = time.perf_counter()
+        out = _outputs(ours, clips, mode)
+        their_logits, their_activation = theirs[mode]
+        results[f"{mode}_logits"] = _relative(out, their_logits)
+        if mode == "eval":  # the reference's eval output is its head's activation; in train mode, the logits
+            activation = torch.relu(out) if args.variant == "slowfast_ghostnet" else torch.softmax(out, -1)
+            results["eval_activation"] = _relative(activation, their_activation)
+        print(f"ours ({args.attn_backend}) {mode}: {time.perf_counter() - start:.0f} s, "
+              f"max RSS {_max_rss_gib():.2f} GiB", flush=True)
+    if args.alone and args.batch_size > 1:
+        batch = _outputs(ours, clips, "eval")
+        alone = torch.cat([_outputs(ours, clips[i:i + 1], "eval") for i in range(args.batch_size)])
+        results["alone_vs_batch_eval"] = _relative(alone, batch)
+    print(json.dumps({"variant": args.variant, "input": [args.frames, args.size], "batch": args.batch_size,
+                      "attn_backend": args.attn_backend, "max_relative_difference": results,
+                      "max_rss_gib": round(_max_rss_gib(), 2)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
