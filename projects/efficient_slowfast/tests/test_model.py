@@ -340,3 +340,13 @@ def test_sub_bn_statistics_of_cmda_are_remapped_not_dropped() -> None:
     assert int(loaded.s4_fuse.s2f_bn.num_batches_tracked) == int(model.s4_fuse.s2f_bn.num_batches_tracked) + 7
     with pytest.raises(ValueError, match="ghostnet family"):
         convert_reference_state_dict(reference, "slowfast_ghostnet")
+
+
+def test_reference_parity_tool_refuses_sizes_whose_attention_matrices_exceed_the_limit(tmp_path, capsys) -> None:
+    """The offline parity tool stops before reading the checkout or allocating a clip when the reference's two
+    N x N matrices would not fit (dual R50 at 32x224, batch 4: N = 25,088, 18.8 GiB)."""
+    from projects.efficient_slowfast.reference import main as parity  # our hook; it imports no reference code here
+
+    argv = ["--reference-checkout", str(tmp_path), "--frames", "32", "--size", "224", "--batch-size", "4"]
+    assert parity(argv) == 1
+    assert "18.8 GiB > --max-attention-gib 12.0" in capsys.readouterr().out
