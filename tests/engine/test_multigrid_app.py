@@ -65,9 +65,10 @@ def test_efficient_slowfast_long_and_short_cycle_from_main(synthetic_dataset, tm
     from projects.efficient_slowfast.recipe import RECIPE as ESF
 
     result = train(ESF, ["--preset", "tiny_synthetic", "--data-root", str(synthetic_dataset.root), "--output-dir",
-                         str(tmp_path), "--num-frames", "16", "--batch-size", "2", "--workers", "0", "--val-list", "",
-                         "--device", "cpu", "--no-progress", "--no-count-flops", "--lr-policy", "step", "--lr-steps", "4", "--lr-factors",
-                         "0.1", "--epochs", "6", "--multigrid-long", "--multigrid-short", "--max-steps", "4"])
+                         str(tmp_path), "--num-frames", "16", "--sampling-rate", "4", "--batch-size", "2",
+                         "--workers", "0", "--val-list", "", "--device", "cpu", "--no-progress", "--no-count-flops",
+                         "--lr-policy", "step", "--lr-steps", "4", "--lr-factors", "0.1", "--epochs", "6",
+                         "--multigrid-long", "--multigrid-short", "--max-steps", "4"])
     assert result.status == "max_steps" and result.step == 4
     log = (tmp_path / "log.txt").read_text()
     assert "multigrid phase 1/5 from epoch 1: global batch 16, 4 frames at rate 4-16, crop 40; BN sub x2" in log

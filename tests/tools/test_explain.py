@@ -88,7 +88,7 @@ def test_grad_cam_points_at_the_moving_object(project, checkpoints, synthetic_da
     """Probe: the project's model up to ``layer``, then class 0's score = how much the features look like the
     object (direction ``w`` = features of an all-object clip minus those of an all-background clip, no spatial
     information), class 1's = minus that. Grad-CAM of class 0 must sit on the square in every frame the layer
-    sees (the slow pathway sees the first and last frame only), that of class 1 must not."""
+    sees, that of class 1 must not."""
     loaded = load(project, checkpoints[project], synthetic_dataset.root)
     model, layer = loaded.model, CNN_LAYERS[project]
     frames, size = loaded.cfg.num_frames, loaded.cfg.crop_size
@@ -121,8 +121,12 @@ def test_grad_cam_points_at_the_moving_object(project, checkpoints, synthetic_da
             handle.remove()
     for name, maps in on_object.items():
         contrast = np.array([maps[t][mask[t]].mean() - maps[t][~mask[t]].mean() for t in range(frames)])
-        seen = [0, frames - 1] if name.endswith("[0]") else range(frames)  # the slow pathway: frames 0 and T-1
-        assert (contrast[list(seen)] > 0.3).all(), (name, contrast.round(2))
+        if name.endswith("[0]"):  # the slow pathway sees frames linspace(0, T - 1, T / alpha); its temporal kernel
+            # mixes slow frames 2-3 frames (10-15 pixels of motion) apart, which halves its contrast
+            seen, least = np.linspace(0, frames - 1, frames // loaded.cfg.alpha).astype(int), 0.2
+        else:
+            seen, least = np.arange(frames), 0.3
+        assert (contrast[seen] > least).all(), (name, contrast.round(2))
         other = off_object[name]
         assert all(other[t][mask[t]].mean() <= other[t][~mask[t]].mean() + 0.05 for t in range(frames)), name
 
