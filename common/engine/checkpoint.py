@@ -301,13 +301,15 @@ class CheckpointManager:
         return epoch_finished is not None and self.save_every > 0 and epoch_finished % self.save_every == 0
 
     def save(self, state: dict[str, Any], epoch_finished: int | None = None, is_best: bool = False) -> None:
-        """Write ``state`` to ``last.pth``; also to ``best.pth`` when ``is_best`` and to ``epoch_XXXX.pth`` when
-        :meth:`is_snapshot_epoch`."""
+        """Write ``state`` to ``best.pth`` when ``is_best``, then to ``last.pth``, then to ``epoch_XXXX.pth`` when
+        :meth:`is_snapshot_epoch`. ``best.pth`` comes first: a kill in between leaves the newest complete file (what
+        ``--resume auto`` takes) never recording a better ``best_metric`` than the weights in ``best.pth``; a lost
+        snapshot is rewritten on resume (:meth:`resume`)."""
         if not self.is_main:
             return
-        atomic_save(state, self.last_path)
         if is_best:
             atomic_save(state, self.best_path)
+        atomic_save(state, self.last_path)
         if self.is_snapshot_epoch(epoch_finished):
             atomic_save(state, self.directory / f"epoch_{epoch_finished:04d}.pth")
 

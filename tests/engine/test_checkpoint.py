@@ -51,6 +51,31 @@ def test_resume_auto_skips_truncated_newest_checkpoint(tmp_path):
     assert manager.resume(None) is None
 
 
+@pytest.mark.parametrize("killed_write", [0, 1, 2])
+def test_a_kill_during_a_save_never_leaves_best_pth_behind_the_best_metric(tmp_path, monkeypatch, killed_write):
+    """Whichever of a save's three writes (best, last, snapshot) a kill interrupts, the state ``--resume auto``
+    takes records no better ``best_metric`` than the weights in ``best.pth`` have."""
+    from common.engine import checkpoint
+    manager = CheckpointManager(tmp_path, save_every=2)
+    manager.save({**_training_state(1), "best_metric": 10.0}, epoch_finished=1, is_best=True)
+    time.sleep(0.01)
+    writes, real_save = [], checkpoint.atomic_save
+
+    def killed(state, path):
+        if len(writes) == killed_write:
+            raise KeyboardInterrupt  # the process dies here
+        writes.append(path)
+        real_save(state, path)
+
+    monkeypatch.setattr(checkpoint, "atomic_save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        manager.save({**_training_state(2), "best_metric": 20.0}, epoch_finished=2, is_best=True)
+    monkeypatch.setattr(checkpoint, "atomic_save", real_save)
+    resumed = manager.resume("auto")
+    assert resumed["best_metric"] == load_checkpoint(manager.best_path)["best_metric"]
+    assert resumed["step"] == (1 if killed_write == 0 else 2)
+
+
 def test_best_and_every_n_files(tmp_path):
     manager = CheckpointManager(tmp_path, save_every=2)
     manager.save(_training_state(1), epoch_finished=1, is_best=True)
