@@ -14,10 +14,12 @@ Everything also works with the ``gloo`` backend on CPU, which is what the tests 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import random
 from dataclasses import dataclass
+from typing import Iterator
 from typing import Any
 
 import numpy as np
@@ -84,6 +86,19 @@ def cleanup() -> None:
     """Leave the process group (call once at the end of ``main``)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def distributed_run(device: str = "auto") -> Iterator[DistInfo]:
+    """:func:`init_distributed` for one entry point; on exit (errors included) leaves the process group if it was
+    joined here, and leaves a group the caller had created alone."""
+    joined_here = dist.is_available() and not dist.is_initialized()
+    info = init_distributed(device)
+    try:
+        yield info
+    finally:
+        if joined_here:
+            cleanup()
 
 
 def is_distributed() -> bool:

@@ -152,3 +152,31 @@ def test_sbatch_template_passes_a_finished_or_failed_step_through(tmp_path):
                                   env={**environ, "STEP_STATUS": str(status)}, capture_output=True, text=True)
         assert finished.returncode == status
     assert not (tmp_path / "scontrol").exists()
+
+
+def test_distributed_run_leaves_the_process_group_it_joined_and_no_other(monkeypatch):
+    import torch.distributed as dist
+
+    from common import distributed
+
+    def join(device: str) -> distributed.DistInfo:  # a one-process gloo group, as torchrun with one rank gives
+        if not dist.is_initialized():
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+        return distributed.DistInfo(0, 1, 0, torch.device("cpu"), "gloo")
+
+    monkeypatch.setattr(distributed, "init_distributed", join)
+    with pytest.raises(RuntimeError, match="stops the run"):
+        with distributed.distributed_run("cpu"):
+            assert dist.is_initialized()
+            raise RuntimeError("an error that stops the run")
+    assert not dist.is_initialized()  # left on the way out, error or not
+    join("cpu")  # a group the caller created ...
+    try:
+        with distributed.distributed_run("cpu"):
+            pass
+        assert dist.is_initialized()  # ... stays
+    finally:
+        dist.destroy_process_group()

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from common.data.loader import build_loader
-from common.distributed import init_distributed, is_main_process, seed_everything
+from common.distributed import distributed_run, is_main_process, seed_everything
 from common.engine.checkpoint import CheckpointError, load_checkpoint, load_finetune_weights, load_state_dict_verbose
 from common.engine.cli import (add_engine_args, add_shared_args, config_to_dict, per_process_batch_size,
                                read_config_file, refuse_unusable_flags, save_resolved_config)
@@ -181,39 +181,39 @@ def write_run_config(cfg: argparse.Namespace, argv: Sequence[str] | None, log: C
 def train(recipe: Recipe, argv: Sequence[str] | None = None) -> TrainResult:
     """Parse, resolve, build, write ``config.json``, and fit (single process, torchrun or Slurm)."""
     cfg, _ = parse_config(recipe, argv, "train")
-    info = init_distributed(cfg.device)
-    refuse_unusable_flags(cfg, info.device, info.world_size)
-    seed_everything(cfg.seed + info.rank, cfg.deterministic)
-    logger = RunLogger(Path(cfg.output_dir), is_main=info.is_main)
-    model = recipe.build_model(cfg, log=logger.info)
-    if cfg.finetune:  # refuses a file that does not fit; a classifier of another class count is re-initialised
-        load_finetune_weights(model, cfg.finetune, classifier_prefixes=recipe.classifier_prefixes,
-                              converter=lambda state: recipe.weights(state, cfg), log=logger.info)
-    batch_size = per_process_batch_size(cfg.batch_size, info.world_size)
-    train_set = recipe.dataset(cfg, "train")
-    loader_args = dict(num_workers=cfg.workers, seed=cfg.seed, rank=info.rank, world_size=info.world_size)
-    # Multigrid: per-phase loaders from the hook, its schedule and epoch count (config.json keeps the base values).
-    multigrid = prepare_multigrid(recipe, cfg, info.rank, info.world_size, logger.info)
-    train_loader = build_loader(train_set, batch_size, train=True, **loader_args) if multigrid is None else None
-    val_loader = None
-    if cfg.val_list:
-        val_loader = build_loader(recipe.dataset(cfg, "val"), batch_size, train=False, **loader_args)
-    optimizer = recipe.optimizer(cfg, model, log=logger.info)
-    trainer = Trainer(model, optimizer, recipe.schedule(cfg) if multigrid is None else multigrid.schedule,
-                      recipe.loss(cfg), train_loader, cfg if multigrid is None else multigrid.trainer_config,
-                      val_loader=val_loader, preprocess=recipe.preprocess(cfg), accuracy_fn=recipe.accuracy(cfg),
-                      dist_info=info, logger=logger, multigrid=None if multigrid is None else multigrid.hook)
-    write_run_config(cfg, argv, logger.info)
-    example = None
-    if cfg.count_flops:  # [1, 3, T, H, W]: one clip at the configured size
-        example = torch.zeros(1, 3, cfg.num_frames, cfg.crop_size, cfg.crop_size,
-                              device=next(model.parameters()).device)
-    logger.info(f"{cfg.variant}: {describe_model(model, example)}, {cfg.num_classes} classes, "
-                f"{len(train_set)} training clips")
-    result = trainer.fit()
-    logger.info(f"training {result.status}: epoch {result.epoch}, step {result.step}, "
-                f"best {cfg.best_metric} {result.best_metric}")
-    return result
+    with distributed_run(cfg.device) as info:
+        refuse_unusable_flags(cfg, info.device, info.world_size)
+        seed_everything(cfg.seed + info.rank, cfg.deterministic)
+        logger = RunLogger(Path(cfg.output_dir), is_main=info.is_main)
+        model = recipe.build_model(cfg, log=logger.info)
+        if cfg.finetune:  # refuses a file that does not fit; a classifier of another class count is re-initialised
+            load_finetune_weights(model, cfg.finetune, classifier_prefixes=recipe.classifier_prefixes,
+                                  converter=lambda state: recipe.weights(state, cfg), log=logger.info)
+        batch_size = per_process_batch_size(cfg.batch_size, info.world_size)
+        train_set = recipe.dataset(cfg, "train")
+        loader_args = dict(num_workers=cfg.workers, seed=cfg.seed, rank=info.rank, world_size=info.world_size)
+        # Multigrid: per-phase loaders from the hook, its schedule and epoch count (config.json keeps the base values).
+        multigrid = prepare_multigrid(recipe, cfg, info.rank, info.world_size, logger.info)
+        train_loader = build_loader(train_set, batch_size, train=True, **loader_args) if multigrid is None else None
+        val_loader = None
+        if cfg.val_list:
+            val_loader = build_loader(recipe.dataset(cfg, "val"), batch_size, train=False, **loader_args)
+        optimizer = recipe.optimizer(cfg, model, log=logger.info)
+        trainer = Trainer(model, optimizer, recipe.schedule(cfg) if multigrid is None else multigrid.schedule,
+                          recipe.loss(cfg), train_loader, cfg if multigrid is None else multigrid.trainer_config,
+                          val_loader=val_loader, preprocess=recipe.preprocess(cfg), accuracy_fn=recipe.accuracy(cfg),
+                          dist_info=info, logger=logger, multigrid=None if multigrid is None else multigrid.hook)
+        write_run_config(cfg, argv, logger.info)
+        example = None
+        if cfg.count_flops:  # [1, 3, T, H, W]: one clip at the configured size
+            example = torch.zeros(1, 3, cfg.num_frames, cfg.crop_size, cfg.crop_size,
+                                  device=next(model.parameters()).device)
+        logger.info(f"{cfg.variant}: {describe_model(model, example)}, {cfg.num_classes} classes, "
+                    f"{len(train_set)} training clips")
+        result = trainer.fit()
+        logger.info(f"training {result.status}: epoch {result.epoch}, step {result.step}, "
+                    f"best {cfg.best_metric} {result.best_metric}")
+        return result
 
 
 def test(recipe: Recipe, argv: Sequence[str] | None = None) -> dict[str, float] | None:
@@ -221,28 +221,28 @@ def test(recipe: Recipe, argv: Sequence[str] | None = None) -> dict[str, float] 
     ``python -m common.tools.average_scores`` reads them), ``metrics.json`` and the confusion matrix into
     ``--output-dir``; returns the metrics on the main process (None elsewhere)."""
     cfg, weights = parse_config(recipe, argv, "test")
-    info = init_distributed(cfg.device)
-    model = recipe.build_model(cfg)
-    load_state_dict_verbose(model, weights, strict=True, source=cfg.checkpoint)
-    model.to(info.device)
-    views = recipe.test_protocol(cfg)
-    dataset = recipe.dataset(cfg, "test", views)
-    loader = build_loader(dataset, per_process_batch_size(cfg.test_batch_size, info.world_size), train=False,
-                          num_workers=cfg.workers, seed=cfg.seed, rank=info.rank, world_size=info.world_size)
-    meter = MultiViewTestMeter(len(dataset.records), dataset.num_views, views.classes, aggregate=views.aggregate,
-                               score=views.score, class_names=views.class_names)
-    multiview_test(model, loader, meter, recipe.preprocess(cfg), info.device, AMP_DTYPES[cfg.amp],
-                   show_progress=not cfg.no_progress)
-    if not is_main_process():
-        return None
-    meter.save(cfg.output_dir, video_ids=dataset.video_ids())
-    metrics = meter.metrics()
-    metrics.update(num_clips=float(views.num_clips), num_crops=float(views.num_crops), **views.summary)
-    Path(cfg.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    report = test_report(cfg, views, meter, metrics, len(dataset.records))
-    Path(cfg.output_dir, "report.txt").write_text(report + "\n")
-    print(report)
-    return metrics
+    with distributed_run(cfg.device) as info:
+        model = recipe.build_model(cfg)
+        load_state_dict_verbose(model, weights, strict=True, source=cfg.checkpoint)
+        model.to(info.device)
+        views = recipe.test_protocol(cfg)
+        dataset = recipe.dataset(cfg, "test", views)
+        loader = build_loader(dataset, per_process_batch_size(cfg.test_batch_size, info.world_size), train=False,
+                              num_workers=cfg.workers, seed=cfg.seed, rank=info.rank, world_size=info.world_size)
+        meter = MultiViewTestMeter(len(dataset.records), dataset.num_views, views.classes, aggregate=views.aggregate,
+                                   score=views.score, class_names=views.class_names)
+        multiview_test(model, loader, meter, recipe.preprocess(cfg), info.device, AMP_DTYPES[cfg.amp],
+                       show_progress=not cfg.no_progress)
+        if not is_main_process():
+            return None
+        meter.save(cfg.output_dir, video_ids=dataset.video_ids())
+        metrics = meter.metrics()
+        metrics.update(num_clips=float(views.num_clips), num_crops=float(views.num_crops), **views.summary)
+        Path(cfg.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        report = test_report(cfg, views, meter, metrics, len(dataset.records))
+        Path(cfg.output_dir, "report.txt").write_text(report + "\n")
+        print(report)
+        return metrics
 
 
 def test_report(cfg: argparse.Namespace, views: ViewSpec, meter: MultiViewTestMeter, metrics: dict[str, float],
