@@ -6,7 +6,11 @@
 #   DATA_ROOT   the dataset root; unset = the project's tiny recipe (tiny_synthetic) on the synthetic motion
 #               dataset in SYNTHETIC_ROOT (default data/synthetic, generated on first use), so it runs anywhere
 #   RUNS        where runs go (default runs/PROJECT); the run directory is RUNS/PRESET
-#   NPROC       processes (GPUs) for torchrun (default 1; --batch-size is global, so the recipe does not change)
+#   NPROC       processes (GPUs) for torchrun (default GPUS, else 1; --batch-size is global, so the recipe does not change)
+#   PER_GPU     clips per GPU: adds --batch-size NPROC*PER_GPU --auto-scale-lr (and --accum-steps ACCUM if ACCUM is set)
+#   OUT         the output directory (default RUNS/PRESET for train, RUNS/test_PRESET[_Nclips][_Ncrops] for test)
+# The per-row scripts (scripts/train_<preset>.sh ...) are one line over this driver: PRESET=<preset> plus their
+# defaults (NPROC, PER_GPU, CHECKPOINT, OUT, ...) in the environment, their row's flags (lists, views) as arguments.
 #   CHECKPOINT  test: the checkpoint (default RUNS/PRESET/checkpoints/last.pth, or a released reference file)
 #   NUM_CLIPS, NUM_CROPS   test: views per video (default: the preset's protocol)
 #   PRETRAINED  train: local ImageNet weights for --pretrained (nothing is ever downloaded)
@@ -38,17 +42,19 @@ if [ -z "${DATA_ROOT:-}" ]; then
 fi
 PRESET=${PRESET:-${HEADLINE_PRESET:?set PRESET (or HEADLINE_PRESET in the calling script)}}
 RUNS=${RUNS:-runs/$project}
+NPROC=${NPROC:-${GPUS:-1}}
 args+=(--preset "$PRESET" --data-root "$DATA_ROOT")
 if [ "$mode" = train ]; then
-  args+=(--output-dir "$RUNS/$PRESET" --resume auto)
+  args+=(--output-dir "${OUT:-$RUNS/$PRESET}" --resume auto)
   [ -n "${PRETRAINED:-}" ] && args+=(--pretrained "$PRETRAINED")
 else
   args+=(--checkpoint "${CHECKPOINT:-$RUNS/$PRESET/checkpoints/last.pth}")
-  args+=(--output-dir "$RUNS/test_${PRESET}${NUM_CLIPS:+_${NUM_CLIPS}clips}${NUM_CROPS:+_${NUM_CROPS}crops}")
+  args+=(--output-dir "${OUT:-$RUNS/test_${PRESET}${NUM_CLIPS:+_${NUM_CLIPS}clips}${NUM_CROPS:+_${NUM_CROPS}crops}}")
   [ -n "${NUM_CLIPS:-}" ] && args+=(--num-clips "$NUM_CLIPS")
   [ -n "${NUM_CROPS:-}" ] && args+=(--num-crops "$NUM_CROPS")
 fi
-if [ "${NPROC:-1}" -gt 1 ]; then
+[ -n "${PER_GPU:-}" ] && args+=(--batch-size $((NPROC * PER_GPU)) ${ACCUM:+--accum-steps "$ACCUM"} --auto-scale-lr)
+if [ "$NPROC" -gt 1 ]; then
   exec "$PYTHON" -m torch.distributed.run --nproc-per-node "$NPROC" -m "projects.$project.$entry" "${args[@]}" "$@"
 fi
 exec "$PYTHON" -m "projects.$project.$entry" "${args[@]}" "$@"
