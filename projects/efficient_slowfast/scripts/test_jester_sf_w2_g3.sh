@@ -5,11 +5,6 @@
 # 10 clips x 3 crops per video, scores summed (softmax; ReLU'd logits for GhostNet, Q1). A reference
 # checkpoint_epoch_*.pyth works as CKPT (converted on load). Any GPU count gives the same scores.
 # Jester frame folders work without re-encoding: add --reader frames --source-fps 12; 1-based lists: --label-base 1.
-set -euo pipefail
-GPUS=${GPUS:-8}
-DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the Jester folder (lists, videos <id>/<id>.mp4)}
-VAL_LIST=${VAL_LIST:-vallist.txt}
-CKPT=${CKPT:-runs/efficient_slowfast/jester_sf_w2_g3/checkpoints/best.pth}
-OUT=${OUT:-runs/efficient_slowfast/jester_sf_w2_g3_test}
-torchrun --nproc_per_node "$GPUS" -m projects.efficient_slowfast.test --preset jester_sf_w2_g3 \
-    --data-root "$DATA_ROOT" --val-list "$VAL_LIST" --checkpoint "$CKPT" --output-dir "$OUT" "$@"
+GPUS=${GPUS:-8} CHECKPOINT=${CHECKPOINT:-${CKPT:-runs/efficient_slowfast/jester_sf_w2_g3/checkpoints/best.pth}} OUT=${OUT:-runs/efficient_slowfast/jester_sf_w2_g3_test} \
+PRESET=jester_sf_w2_g3 exec bash "$(dirname "$0")/../../run_preset.sh" efficient_slowfast test \
+    --val-list "${VAL_LIST:-vallist.txt}" "$@"

@@ -4,11 +4,6 @@
 # odd row: 6.2 below its baseline (54.22), against the paper's claim of consistent gains.
 # 10 clips x 3 crops per video, scores summed (softmax; ReLU'd logits for GhostNet, Q1). A reference
 # checkpoint_epoch_*.pyth works as CKPT (converted on load). Any GPU count gives the same scores.
-set -euo pipefail
-GPUS=${GPUS:-8}
-DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the Kinetics-400 folder (videos and lists)}
-VAL_LIST=${VAL_LIST:-kinetics_p3d_val_byvideo_128.lst}
-CKPT=${CKPT:-runs/efficient_slowfast/k400_sfv2_w2/checkpoints/best.pth}
-OUT=${OUT:-runs/efficient_slowfast/k400_sfv2_w2_test}
-torchrun --nproc_per_node "$GPUS" -m projects.efficient_slowfast.test --preset k400_sfv2_w2 \
-    --data-root "$DATA_ROOT" --val-list "$VAL_LIST" --checkpoint "$CKPT" --output-dir "$OUT" "$@"
+GPUS=${GPUS:-8} CHECKPOINT=${CHECKPOINT:-${CKPT:-runs/efficient_slowfast/k400_sfv2_w2/checkpoints/best.pth}} OUT=${OUT:-runs/efficient_slowfast/k400_sfv2_w2_test} \
+PRESET=k400_sfv2_w2 exec bash "$(dirname "$0")/../../run_preset.sh" efficient_slowfast test \
+    --val-list "${VAL_LIST:-kinetics_p3d_val_byvideo_128.lst}" "$@"
