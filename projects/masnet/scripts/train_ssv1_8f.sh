@@ -3,11 +3,7 @@
 # Expected (ssv1_8f, 1x1 clips x crops, paper / reference README): top1 49.21, top5 77.89
 # Expected (ssv1_8f, 2x3 clips x crops, paper / reference README): top1 51.05, top5 79.47
 # Reference scripts/train.sh v1_8 (4 GPUs, batch 32, lr 0.01).
-set -euo pipefail
-DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the folder that holds somethingv1/}
-RUNS=${RUNS:-runs/masnet}
-cd "$(dirname "$0")/../../.."
-PRETRAINED=${PRETRAINED:-resnet50-0676ba61.pth}  # torchvision ImageNet ResNet-50 (IMAGENET1K_V1), never downloaded
-NPROC=${NPROC:-4}  # GPUs; --batch-size is global, so the recipe does not change with NPROC
-torchrun --nproc_per_node "$NPROC" -m projects.masnet.main --preset ssv1_8f --data-root "$DATA_ROOT" \
-    --pretrained "$PRETRAINED" --output-dir "$RUNS/ssv1_8f" --resume auto "$@"
+# PRETRAINED: torchvision ImageNet ResNet-50 (IMAGENET1K_V1), never downloaded. NPROC: GPUs; --batch-size is
+# global, so the recipe does not change with NPROC.
+NPROC=${NPROC:-4} PRETRAINED=${PRETRAINED:-resnet50-0676ba61.pth} \
+PRESET=ssv1_8f exec bash "$(dirname "$0")/../../run_preset.sh" masnet train "$@"
