@@ -8,11 +8,5 @@
 #   python -m common.tools.build_lists hmdb51 --split testTrainMulti_7030_splits --split-id 1 --subset train \
 #       --out $DATA/train.csv   (and --subset test -> $DATA/test.csv)
 # with the videos under $DATA/<class>/*.avi (labels 0-based).
-set -euo pipefail
-GPUS=${GPUS:-4}
-PER_GPU=${PER_GPU:-8}
-DATA=${DATA:-data/hmdb51}
-OUT=${OUT:-runs/mgma/hmdb51_r3d34_baseline}
-cd "$(dirname "$0")/../../.."
-torchrun --nproc_per_node "$GPUS" -m projects.mgma.main --preset hmdb51_r3d34_baseline --data-root "$DATA" \
-    --batch-size $((GPUS * PER_GPU)) --auto-scale-lr --output-dir "$OUT" --resume auto "$@"
+GPUS=${GPUS:-4} PER_GPU=${PER_GPU:-8} DATA_ROOT=${DATA_ROOT:-${DATA:-data/hmdb51}} \
+PRESET=hmdb51_r3d34_baseline exec bash "$(dirname "$0")/../../run_preset.sh" mgma train "$@"

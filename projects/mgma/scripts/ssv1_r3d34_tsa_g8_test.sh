@@ -3,10 +3,7 @@
 # Expected (ssv1_r3d34_tsa_g8, 1x1 clips x crops, repository publishes no numbers; paper tables not retrieved): top1 not published
 # 1 clip(s) x 1 crop at 128, softmax per head position averaged (fully convolutional), summed over a video's clips; the last
 # checkpoint, as the reference tests it.
-set -euo pipefail
-DATA=${DATA:-data/ssv1}
+# CHECKPOINT: default OUT/checkpoints/last.pth, or a reference checkpoint_epoch_00050.pyth.
 OUT=${OUT:-runs/mgma/ssv1_r3d34_tsa_g8}
-CHECKPOINT=${CHECKPOINT:-$OUT/checkpoints/last.pth}  # or a reference checkpoint_epoch_00050.pyth
-cd "$(dirname "$0")/../../.."
-python -m projects.mgma.test --preset ssv1_r3d34_tsa_g8 --data-root "$DATA" --checkpoint "$CHECKPOINT" \
-    --output-dir "$OUT/test_1x1" "$@"
+NPROC=${NPROC:-1} CHECKPOINT=${CHECKPOINT:-$OUT/checkpoints/last.pth} OUT=$OUT/test_1x1 DATA_ROOT=${DATA_ROOT:-${DATA:-data/ssv1}} \
+PRESET=ssv1_r3d34_tsa_g8 exec bash "$(dirname "$0")/../../run_preset.sh" mgma test "$@"

@@ -6,11 +6,5 @@
 # The reference ran 4 GPUs x 8 clips; other GPU counts keep --auto-scale-lr (linear in the global batch).
 # Lists:
 # with the released something-something-v1-labels.csv, -train.csv, -validation.csv and the frame folders in $DATA.
-set -euo pipefail
-GPUS=${GPUS:-4}
-PER_GPU=${PER_GPU:-8}
-DATA=${DATA:-data/ssv1}
-OUT=${OUT:-runs/mgma/ssv1_r3d34_tsa_g8}
-cd "$(dirname "$0")/../../.."
-torchrun --nproc_per_node "$GPUS" -m projects.mgma.main --preset ssv1_r3d34_tsa_g8 --data-root "$DATA" \
-    --batch-size $((GPUS * PER_GPU)) --auto-scale-lr --output-dir "$OUT" --resume auto "$@"
+GPUS=${GPUS:-4} PER_GPU=${PER_GPU:-8} DATA_ROOT=${DATA_ROOT:-${DATA:-data/ssv1}} \
+PRESET=ssv1_r3d34_tsa_g8 exec bash "$(dirname "$0")/../../run_preset.sh" mgma train "$@"

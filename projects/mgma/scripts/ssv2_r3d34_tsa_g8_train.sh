@@ -7,11 +7,5 @@
 # Lists:
 # with the released labels / train / validation json files and frames extracted to $DATA
 # (python -m common.tools.extract_frames).
-set -euo pipefail
-GPUS=${GPUS:-4}
-PER_GPU=${PER_GPU:-8}
-DATA=${DATA:-data/ssv2}
-OUT=${OUT:-runs/mgma/ssv2_r3d34_tsa_g8}
-cd "$(dirname "$0")/../../.."
-torchrun --nproc_per_node "$GPUS" -m projects.mgma.main --preset ssv2_r3d34_tsa_g8 --data-root "$DATA" \
-    --batch-size $((GPUS * PER_GPU)) --auto-scale-lr --output-dir "$OUT" --resume auto "$@"
+GPUS=${GPUS:-4} PER_GPU=${PER_GPU:-8} DATA_ROOT=${DATA_ROOT:-${DATA:-data/ssv2}} \
+PRESET=ssv2_r3d34_tsa_g8 exec bash "$(dirname "$0")/../../run_preset.sh" mgma train "$@"

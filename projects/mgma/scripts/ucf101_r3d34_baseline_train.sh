@@ -8,11 +8,5 @@
 #   python -m common.tools.build_lists ucf101 --labels ucfTrainTestlist/classInd.txt \
 #       --split ucfTrainTestlist/trainlist01.txt --out $DATA/train.csv   (and testlist01.txt -> $DATA/test.csv)
 # with the videos under $DATA/<class>/v_*.avi (labels 0-based).
-set -euo pipefail
-GPUS=${GPUS:-4}
-PER_GPU=${PER_GPU:-8}
-DATA=${DATA:-data/ucf101}
-OUT=${OUT:-runs/mgma/ucf101_r3d34_baseline}
-cd "$(dirname "$0")/../../.."
-torchrun --nproc_per_node "$GPUS" -m projects.mgma.main --preset ucf101_r3d34_baseline --data-root "$DATA" \
-    --batch-size $((GPUS * PER_GPU)) --auto-scale-lr --output-dir "$OUT" --resume auto "$@"
+GPUS=${GPUS:-4} PER_GPU=${PER_GPU:-8} DATA_ROOT=${DATA_ROOT:-${DATA:-data/ucf101}} \
+PRESET=ucf101_r3d34_baseline exec bash "$(dirname "$0")/../../run_preset.sh" mgma train "$@"

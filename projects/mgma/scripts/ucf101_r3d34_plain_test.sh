@@ -3,10 +3,7 @@
 # Expected (ucf101_r3d34_plain, 3x1 clips x crops, repository publishes no numbers; paper tables not retrieved): top1 not published
 # 3 clip(s) x 1 crop at 128, softmax per head position averaged (fully convolutional), summed over a video's clips; the last
 # checkpoint, as the reference tests it.
-set -euo pipefail
-DATA=${DATA:-data/ucf101}
+# CHECKPOINT: default OUT/checkpoints/last.pth, or a reference checkpoint_epoch_00050.pyth.
 OUT=${OUT:-runs/mgma/ucf101_r3d34_plain}
-CHECKPOINT=${CHECKPOINT:-$OUT/checkpoints/last.pth}  # or a reference checkpoint_epoch_00050.pyth
-cd "$(dirname "$0")/../../.."
-python -m projects.mgma.test --preset ucf101_r3d34_plain --data-root "$DATA" --checkpoint "$CHECKPOINT" \
-    --output-dir "$OUT/test_3x1" "$@"
+NPROC=${NPROC:-1} CHECKPOINT=${CHECKPOINT:-$OUT/checkpoints/last.pth} OUT=$OUT/test_3x1 DATA_ROOT=${DATA_ROOT:-${DATA:-data/ucf101}} \
+PRESET=ucf101_r3d34_plain exec bash "$(dirname "$0")/../../run_preset.sh" mgma test "$@"
