@@ -8,14 +8,6 @@
 # K times fewer GPUs and keeps the reference lr).
 # Fine-tuned from a Kinetics-400 model of the same architecture (the reference used an internal one;
 # the released k400_*.pyth works), heads re-initialised.
-set -euo pipefail
-GPUS=${GPUS:-8}
-PER_GPU=${PER_GPU:-1}
-DATA=${DATA:-data/epic100}
-OUT=${OUT:-runs/ek_motionformer_336_16x4}
-BATCH=$((GPUS * PER_GPU))
-ACCUM=${ACCUM:-1}
-K400=${K400:-checkpoints/k400_motionformer_336_16x8.pyth}
-INIT=(--finetune "$K400")
-torchrun --nproc_per_node "$GPUS" -m projects.motionformer.main --preset ek_motionformer_336_16x4 --data-root "$DATA" \
-    "${INIT[@]}" --batch-size "$BATCH" --accum-steps "$ACCUM" --auto-scale-lr --output-dir "$OUT" --resume auto "$@"
+GPUS=${GPUS:-8} PER_GPU=${PER_GPU:-1} ACCUM=${ACCUM:-1} DATA_ROOT=${DATA_ROOT:-${DATA:-data/epic100}} OUT=${OUT:-runs/ek_motionformer_336_16x4} \
+PRESET=ek_motionformer_336_16x4 exec bash "$(dirname "$0")/../../run_preset.sh" motionformer train \
+    --finetune "${K400:-checkpoints/k400_motionformer_336_16x8.pyth}" "$@"

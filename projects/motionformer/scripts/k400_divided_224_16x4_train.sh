@@ -7,14 +7,6 @@
 # reference batch to GPUS x PER_GPU x ACCUM (ACCUM: --accum-steps; ACCUM=K reaches the reference batch with
 # K times fewer GPUs and keeps the reference lr).
 # Initialised from ImageNet ViT-B/16 (timm jx_vit_base_p16_224-80ecf9dd.pth, a local file).
-set -euo pipefail
-GPUS=${GPUS:-8}
-PER_GPU=${PER_GPU:-4}
-DATA=${DATA:-data/kinetics400}
-OUT=${OUT:-runs/k400_divided_224_16x4}
-BATCH=$((GPUS * PER_GPU))
-ACCUM=${ACCUM:-1}
-VIT=${VIT:-checkpoints/jx_vit_base_p16_224-80ecf9dd.pth}
-INIT=(--imagenet-weights "$VIT")
-torchrun --nproc_per_node "$GPUS" -m projects.motionformer.main --preset k400_divided_224_16x4 --data-root "$DATA" \
-    "${INIT[@]}" --batch-size "$BATCH" --accum-steps "$ACCUM" --auto-scale-lr --output-dir "$OUT" --resume auto "$@"
+GPUS=${GPUS:-8} PER_GPU=${PER_GPU:-4} ACCUM=${ACCUM:-1} DATA_ROOT=${DATA_ROOT:-${DATA:-data/kinetics400}} OUT=${OUT:-runs/k400_divided_224_16x4} \
+PRESET=k400_divided_224_16x4 exec bash "$(dirname "$0")/../../run_preset.sh" motionformer train \
+    --imagenet-weights "${VIT:-checkpoints/jx_vit_base_p16_224-80ecf9dd.pth}" "$@"

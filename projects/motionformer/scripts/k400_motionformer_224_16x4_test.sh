@@ -3,10 +3,5 @@
 # Expected (k400_motionformer_224_16x4, 10x3 clips x crops, reference model zoo (README)): top1 79.7, top5 94.2
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/k400_motionformer_224_16x4.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
-set -euo pipefail
-GPUS=${GPUS:-8}
-DATA=${DATA:-data/kinetics400}
-CKPT=${CKPT:-checkpoints/k400_motionformer_224_16x4.pyth}
-OUT=${OUT:-runs/k400_motionformer_224_16x4_test}
-torchrun --nproc_per_node "$GPUS" -m projects.motionformer.test --preset k400_motionformer_224_16x4 --data-root "$DATA" \
-    --checkpoint "$CKPT" --output-dir "$OUT" "$@"
+GPUS=${GPUS:-8} DATA_ROOT=${DATA_ROOT:-${DATA:-data/kinetics400}} CHECKPOINT=${CHECKPOINT:-${CKPT:-checkpoints/k400_motionformer_224_16x4.pyth}} OUT=${OUT:-runs/k400_motionformer_224_16x4_test} \
+PRESET=k400_motionformer_224_16x4 exec bash "$(dirname "$0")/../../run_preset.sh" motionformer test "$@"

@@ -3,10 +3,5 @@
 # Expected (k600_motionformer_224_32x3, 10x3 clips x crops, reference model zoo (README)): top1 82.2, top5 96.0
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/k600_motionformer_224_32x3.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
-set -euo pipefail
-GPUS=${GPUS:-8}
-DATA=${DATA:-data/kinetics600}
-CKPT=${CKPT:-checkpoints/k600_motionformer_224_32x3.pyth}
-OUT=${OUT:-runs/k600_motionformer_224_32x3_test}
-torchrun --nproc_per_node "$GPUS" -m projects.motionformer.test --preset k600_motionformer_224_32x3 --data-root "$DATA" \
-    --checkpoint "$CKPT" --output-dir "$OUT" "$@"
+GPUS=${GPUS:-8} DATA_ROOT=${DATA_ROOT:-${DATA:-data/kinetics600}} CHECKPOINT=${CHECKPOINT:-${CKPT:-checkpoints/k600_motionformer_224_32x3.pyth}} OUT=${OUT:-runs/k600_motionformer_224_32x3_test} \
+PRESET=k600_motionformer_224_32x3 exec bash "$(dirname "$0")/../../run_preset.sh" motionformer test "$@"

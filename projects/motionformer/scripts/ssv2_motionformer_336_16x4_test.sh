@@ -3,10 +3,5 @@
 # Expected (ssv2_motionformer_336_16x4, 1x3 clips x crops, reference model zoo (README)): top1 67.1, top5 90.6
 # Released checkpoint: https://dl.fbaipublicfiles.com/motionformer/ssv2_motionformer_336_16x4.pyth
 # Test batch 64 views in total (8 per GPU on 8 GPUs); any GPU count gives the same scores.
-set -euo pipefail
-GPUS=${GPUS:-8}
-DATA=${DATA:-data/ssv2}
-CKPT=${CKPT:-checkpoints/ssv2_motionformer_336_16x4.pyth}
-OUT=${OUT:-runs/ssv2_motionformer_336_16x4_test}
-torchrun --nproc_per_node "$GPUS" -m projects.motionformer.test --preset ssv2_motionformer_336_16x4 --data-root "$DATA" \
-    --checkpoint "$CKPT" --output-dir "$OUT" "$@"
+GPUS=${GPUS:-8} DATA_ROOT=${DATA_ROOT:-${DATA:-data/ssv2}} CHECKPOINT=${CHECKPOINT:-${CKPT:-checkpoints/ssv2_motionformer_336_16x4.pyth}} OUT=${OUT:-runs/ssv2_motionformer_336_16x4_test} \
+PRESET=ssv2_motionformer_336_16x4 exec bash "$(dirname "$0")/../../run_preset.sh" motionformer test "$@"
