@@ -137,11 +137,11 @@ def test_documented_commands_name_existing_presets():
     for path in documents:
         text = path.read_text()
         commands = re.findall(r"projects\.(\w+)\.(?:main|test)\b[^\n]*?(?:\\\n[^\n]*?)*--preset ([a-z0-9_]+)", text)
-        # the per-row scripts' form: PRESET=<name> exec bash .../run_preset.sh" <project> train|test
-        rows = re.findall(r"\bPRESET=([a-z0-9_]+) exec bash [^\n]*?run_preset\.sh\" (\w+) (?:train|test)\b", text)
+        # the per-row scripts' form: PRESET=<name> [exec] bash .../run_preset.sh" <project> train|test
+        rows = re.findall(r"\bPRESET=([a-z0-9_]+) (?:exec )?bash [^\n]*?run_preset\.sh\" (\w+) (?:train|test)\b", text)
         commands += [(project, preset) for preset, project in rows]
         if "run_preset.sh" in text and path.name not in ("train.sh", "test.sh"):
-            assert rows, f"{path.relative_to(REPO_ROOT)}: calls run_preset.sh without PRESET=<name> exec bash ..."
+            assert rows, f"{path.relative_to(REPO_ROOT)}: calls run_preset.sh without PRESET=<name> [exec] bash ..."
         for project, preset in commands:
             assert project in RECIPES, f"{path.relative_to(REPO_ROOT)}: no project {project}"
             where = path.relative_to(REPO_ROOT)

@@ -9,12 +9,13 @@
 #   NPROC       processes (GPUs) for torchrun (default GPUS, else 1; --batch-size is global, so the recipe does not change)
 #   PER_GPU     clips per GPU: adds --batch-size NPROC*PER_GPU --auto-scale-lr (and --accum-steps ACCUM if ACCUM is set)
 #   OUT         the output directory (default RUNS/PRESET for train, RUNS/test_PRESET[_Nclips][_Ncrops] for test)
-# The per-row scripts (scripts/train_<preset>.sh ...) are one line over this driver: PRESET=<preset> plus their
-# defaults (NPROC, PER_GPU, CHECKPOINT, OUT, ...) in the environment, their row's flags (lists, views) as arguments.
 #   CHECKPOINT  test: the checkpoint (default RUNS/PRESET/checkpoints/last.pth, or a released reference file)
 #   NUM_CLIPS, NUM_CROPS   test: views per video (default: the preset's protocol)
 #   PRETRAINED  train: local ImageNet weights for --pretrained (nothing is ever downloaded)
 #   PYTHON      the interpreter (default .venv/bin/python when it exists, else python3)
+# The per-row scripts (scripts/train_<preset>.sh ...) are one call of this driver each (st_abn's test rows: one per
+# view protocol): PRESET=<preset> and their defaults (NPROC or GPUS, PER_GPU, CHECKPOINT, OUT, ...) in the
+# environment, their row's flags (lists, views, init weights) as arguments.
 set -euo pipefail
 project=${1:?usage: bash projects/run_preset.sh PROJECT train|test [flags]}
 mode=${2:?usage: bash projects/run_preset.sh PROJECT train|test [flags]}

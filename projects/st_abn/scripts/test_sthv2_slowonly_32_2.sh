@@ -2,16 +2,11 @@
 # Test the slow-only R50 baseline (sthv2_slowonly_32_2).
 # Expected (sthv2_slowonly_32_2, 1x1 clips x crops, paper table not retrieved): top1 not published
 # Views: the reference protocol (1 clip x 1 centre crop), then 2 clips x 3 crops.
-set -euo pipefail
-DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the frame folders, files named {:06d}.jpg}
-VAL_LIST=${VAL_LIST:-$DATA_ROOT/val_videofolder.txt}
-RUNS=${RUNS:-runs/st_abn}
-cd "$(dirname "$0")/../../.."
-# CHECKPOINT: ours, or a reference epoch_*.pth (converted on load)
-CHECKPOINT=${CHECKPOINT:-$RUNS/sthv2_slowonly_32_2/checkpoints/best.pth}
-for VIEWS in "1 1" "2 3"; do
-    set -- $VIEWS
-    python -m projects.st_abn.test --preset sthv2_slowonly_32_2 --data-root "$DATA_ROOT" --val-list "$VAL_LIST" \
-        --checkpoint "$CHECKPOINT" --num-clips $1 --num-crops $2 \
-        --output-dir "$RUNS/sthv2_slowonly_32_2/test_${1}x${2}"
+# DATA_ROOT: the frame folders, files named {:06d}.jpg; TRAIN_LIST/VAL_LIST: TSM lists (folder num_frames label).
+# CHECKPOINT: ours, or a reference epoch_*.pth (converted on load). Runs the 1x1 and the 2x3 protocol.
+set -e
+for views in "1 1" "2 3"; do
+    set -- $views
+    NUM_CLIPS=$1 NUM_CROPS=$2 CHECKPOINT=${CHECKPOINT:-${RUNS:-runs/st_abn}/sthv2_slowonly_32_2/checkpoints/best.pth} OUT=${RUNS:-runs/st_abn}/sthv2_slowonly_32_2/test_${1}x${2} \
+    PRESET=sthv2_slowonly_32_2 bash "$(dirname "$0")/../../run_preset.sh" st_abn test --val-list "${VAL_LIST:-$DATA_ROOT/val_videofolder.txt}"
 done

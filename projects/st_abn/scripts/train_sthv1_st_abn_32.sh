@@ -4,14 +4,9 @@
 # Reference config: config_files/sthv1/st_abn_32.py.
 # (the paper's table, arXiv:2110.15574, could not be retrieved here; the reference repo publishes none)
 # 8 GPUs x 8 clips, SGD Nesterov lr 0.01, 150 epochs, steps at 75 and 125, gradient clipping 20.
-set -euo pipefail
-DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the frame folders, files named {:05d}.jpg}
-TRAIN_LIST=${TRAIN_LIST:-$DATA_ROOT/train_videofolder.txt}  # TSM lists: folder num_frames label
-VAL_LIST=${VAL_LIST:-$DATA_ROOT/val_videofolder.txt}
-RUNS=${RUNS:-runs/st_abn}
-cd "$(dirname "$0")/../../.."
-PRETRAINED=${PRETRAINED:-resnet50-19c8e357.pth}  # torchvision ImageNet ResNet-50, the reference's; never downloaded
-NPROC=${NPROC:-8}  # GPUs; --batch-size is global, so the recipe does not change with NPROC
-torchrun --nproc_per_node "$NPROC" -m projects.st_abn.main --preset sthv1_st_abn_32 --data-root "$DATA_ROOT" \
-    --train-list "$TRAIN_LIST" --val-list "$VAL_LIST" --pretrained "$PRETRAINED" \
-    --output-dir "$RUNS/sthv1_st_abn_32" --resume auto "$@"
+# DATA_ROOT: the frame folders, files named {:05d}.jpg; TRAIN_LIST/VAL_LIST: TSM lists (folder num_frames label).
+# PRETRAINED: torchvision ImageNet ResNet-50, the reference's; never downloaded. NPROC: GPUs; --batch-size is
+# global, so the recipe does not change with NPROC.
+NPROC=${NPROC:-8} PRETRAINED=${PRETRAINED:-resnet50-19c8e357.pth} \
+PRESET=sthv1_st_abn_32 exec bash "$(dirname "$0")/../../run_preset.sh" st_abn train \
+    --train-list "${TRAIN_LIST:-$DATA_ROOT/train_videofolder.txt}" --val-list "${VAL_LIST:-$DATA_ROOT/val_videofolder.txt}" "$@"
