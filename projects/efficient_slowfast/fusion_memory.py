@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 
 from projects.efficient_slowfast.models import CMDA, convert_reference_state_dict
+from projects.efficient_slowfast.reference import peak_rss_bytes
 
 IMPLEMENTATIONS = ("sdpa", "math", "reference")
 
@@ -28,7 +28,7 @@ IMPLEMENTATIONS = ("sdpa", "math", "reference")
 def _peak_bytes(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    return peak_rss_bytes()
 
 
 def measure(impl: str, args: argparse.Namespace) -> dict:

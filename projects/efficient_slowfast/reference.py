@@ -152,8 +152,20 @@ def _outputs(model: nn.Module, clips: torch.Tensor, mode: str) -> torch.Tensor:
         return model(clips)
 
 
-def _max_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kilobytes on Linux
+def peak_rss_bytes() -> int:
+    """This process's peak resident set so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+
+
+def add_comparison_args(parser: argparse.ArgumentParser) -> None:
+    """The arguments every ours-against-the-reference tool of this project takes (this one, ``step_profile``)."""
+    parser.add_argument("--reference-checkout", type=Path, required=True)
+    parser.add_argument("--variant", default="slowfast_dual_r50")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--size", type=int, default=112)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--num-classes", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=1)
 
 
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -164,13 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m projects.efficient_slowfast.reference",
                                      description="Largest relative difference of ours against the reference, with the "
                                                  "same (randomised) weights; one model in memory at a time.")
-    parser.add_argument("--reference-checkout", type=Path, required=True)
-    parser.add_argument("--variant", default="slowfast_dual_r50")
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--size", type=int, default=112)
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--num-classes", type=int, default=400)
-    parser.add_argument("--threads", type=int, default=1)
+    add_comparison_args(parser)
     parser.add_argument("--attn-backend", default="sdpa", help="ours: sdpa or math")
     parser.add_argument("--modes", nargs="+", default=["eval", "train"], choices=["eval", "train"])
     parser.add_argument("--alone", action="store_true", help="also ours on each clip alone against the batch (eval)")
@@ -199,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         activation = _outputs(reference, clips, mode)
         theirs[mode] = (logits["last"].clone(), activation)
-        print(f"reference {mode}: {time.perf_counter() - start:.0f} s, max RSS {_max_rss_gib():.2f} GiB", flush=True)
+        print(f"reference {mode}: {time.perf_counter() - start:.0f} s, max RSS {peak_rss_bytes() / 2**30:.2f} GiB", flush=True)
     del reference, linear
     gc.collect()
     ours = build_model(args.variant, args.num_classes, attn_backend=args.attn_backend)
@@ -215,14 +221,14 @@ def main(argv: list[str] | None = None) -> int:
             activation = torch.relu(out) if args.variant == "slowfast_ghostnet" else torch.softmax(out, -1)
             results["eval_activation"] = _relative(activation, their_activation)
         print(f"ours ({args.attn_backend}) {mode}: {time.perf_counter() - start:.0f} s, "
-              f"max RSS {_max_rss_gib():.2f} GiB", flush=True)
+              f"max RSS {peak_rss_bytes() / 2**30:.2f} GiB", flush=True)
     if args.alone and args.batch_size > 1:
         batch = _outputs(ours, clips, "eval")
         alone = torch.cat([_outputs(ours, clips[i:i + 1], "eval") for i in range(args.batch_size)])
         results["alone_vs_batch_eval"] = _relative(alone, batch)
     print(json.dumps({"variant": args.variant, "input": [args.frames, args.size], "batch": args.batch_size,
                       "attn_backend": args.attn_backend, "max_relative_difference": results,
-                      "max_rss_gib": round(_max_rss_gib(), 2)}))
+                      "max_rss_gib": round(peak_rss_bytes() / 2**30, 2)}))
     return 0
 
 

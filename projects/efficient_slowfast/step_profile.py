@@ -32,14 +32,13 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from projects.efficient_slowfast.models import build_model, convert_reference_state_dict
+from projects.efficient_slowfast.reference import add_comparison_args, build_reference_model, peak_rss_bytes
 
 IMPLEMENTATIONS = ("ours", "reference")
 
 
 def build_pair(checkout: Path, variant: str, num_classes: int) -> dict[str, nn.Module]:
     """Ours and the reference's model of ``variant`` with the reference's initial weights in both."""
-    from projects.efficient_slowfast.reference import build_reference_model
-
     torch.manual_seed(0)
     reference = build_reference_model(checkout, variant, num_classes)
     ours = build_model(variant, num_classes)
@@ -86,7 +85,7 @@ def step_memory(impl: str, args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     loss = step()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    peak = peak_rss_bytes()
     return {"impl": impl, "step_peak_MiB": (peak - before) / 2**20, "process_peak_MiB": peak / 2**20,
             "seconds": seconds, "loss": loss}
 
@@ -119,13 +118,7 @@ def memory_main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m projects.efficient_slowfast.step_profile",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reference-checkout", type=Path, required=True)
-    parser.add_argument("--variant", default="slowfast_dual_r50")
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--size", type=int, default=112)
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--num-classes", type=int, default=400)
-    parser.add_argument("--threads", type=int, default=1)
+    add_comparison_args(parser)
     parser.add_argument("--iters", type=int, default=6, help="timed steps per implementation (after one warm-up)")
     parser.add_argument("--top", type=int, default=25, help="operators listed (by the larger self CPU time)")
     parser.add_argument("--out", type=Path, default=None, help="also write the numbers to this JSON file")
