@@ -108,7 +108,8 @@ class RunLogger:
             if now - ended < took / CURVES_TIME_SHARE:
                 return None
         path = self.save_curves()
-        self._curves_drawn = (time.monotonic(), time.monotonic() - now)
+        ended = time.monotonic()
+        self._curves_drawn = (ended, ended - now)
         return path
 
     def close(self) -> None:
